@@ -1,0 +1,66 @@
+#pragma once
+// The single seam between transports and MQTT. A transport (TCP socket, TLS session, QUIC stream)
+// implements ByteStream; the MQTT layer implements ByteStreamHandler. Neither side knows anything
+// else about the other: no fds, no ngtcp2, no libev here.
+//
+// Ownership and call order:
+//  - The transport owns the ByteStream and holds a non-owning ByteStreamHandler*.
+//  - Callbacks into the handler happen on the loop thread, never re-entrantly from inside a
+//    ByteStream method call (write()/close() never call back synchronously).
+//  - on_closed() is the last call the handler receives; after it the ByteStream* is dangling.
+//  - The handler must not destroy the transport from inside a callback; it calls close() and the
+//    transport's owner removes it after the callback unwinds.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace mquictt::broker {
+
+using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
+
+enum class CloseCause : uint8_t {
+  kLocal,         // we called close()
+  kPeerClosed,    // orderly EOF / FIN from the peer
+  kError,         // socket / TLS / QUIC error
+  kTransportGone, // the whole connection went away (e.g. QUIC connection closed)
+};
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Queues bytes to send; never blocks. Bytes written after close() are dropped.
+  virtual void write(std::span<const uint8_t> bytes) = 0;
+  // Same, sharing an already-encoded frame (one encoded PUBLISH serves many subscribers).
+  virtual void write_shared(SharedBytes frame) { write(*frame); }
+  // Bytes accepted by write() but not yet handed to the kernel / QUIC stack.
+  virtual size_t pending_bytes() const = 0;
+  // Backpressure: false stops on_data() deliveries (and, for QUIC, credit) until set back.
+  virtual void set_reading(bool enabled) = 0;
+  // Flushes what is queued (best effort, bounded by the transport's linger time), then closes.
+  virtual void close() = 0;
+  // Closes immediately, discarding queued bytes.
+  virtual void abort() = 0;
+  // For logs: "tcp 127.0.0.1:50312", "quic 1a2b3c4d/0".
+  virtual std::string describe() const = 0;
+  // Identity from a verified client certificate (CN), empty if none. Used for
+  // use_identity_as_username.
+  virtual std::string tls_identity() const { return {}; }
+};
+
+class ByteStreamHandler {
+ public:
+  virtual ~ByteStreamHandler() = default;
+  // Bytes arrived in order. The handler takes all of them (it buffers partial frames).
+  virtual void on_data(std::span<const uint8_t> bytes) = 0;
+  // pending_bytes() dropped below the transport's low watermark after being above the high one.
+  virtual void on_writable() = 0;
+  // Last call; see above.
+  virtual void on_closed(CloseCause cause) = 0;
+};
+
+}  // namespace mquictt::broker

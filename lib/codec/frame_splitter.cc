@@ -1,0 +1,1 @@
+#include "codec/frame_splitter.h"

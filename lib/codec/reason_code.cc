@@ -1,0 +1,1 @@
+#include "codec/reason_code.h"
