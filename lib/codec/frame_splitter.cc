@@ -1,1 +1,130 @@
 #include "codec/frame_splitter.h"
+
+#include <algorithm>
+
+namespace mquictt::codec {
+
+namespace {
+
+constexpr uint8_t kMalformed = 0x81;
+constexpr uint8_t kPacketTooLarge = 0x95;
+
+// Keep at most this much spare capacity once the buffer is (nearly) drained, so one large frame
+// does not pin its allocation for the rest of the connection.
+constexpr size_t kRetainedCapacity = 64 * 1024;
+
+// Parses the fixed header at the start of `bytes`. Returns the whole frame length (header +
+// remaining length varint + body), nullopt if the header is still incomplete, or an error.
+// The limit is checked here, from the header alone, so an oversized body is never buffered.
+Result<std::optional<size_t>> parse_header(std::span<const uint8_t> bytes, uint32_t max_size) {
+  uint32_t remaining = 0;
+  // bytes[0] is the type/flags byte; the varint starts at bytes[1] and has at most 4 bytes.
+  for (size_t i = 0; i < 4; ++i) {
+    if (1 + i >= bytes.size()) return std::optional<size_t>{};
+    uint8_t b = bytes[1 + i];
+    remaining |= uint32_t{b & 0x7Fu} << (7 * i);
+    if ((b & 0x80) == 0) {
+      uint64_t total = 1 + (i + 1) + uint64_t{remaining};
+      if (total > max_size) return Error{kPacketTooLarge, "packet exceeds maximum packet size"};
+      return std::optional<size_t>{static_cast<size_t>(total)};
+    }
+  }
+  // The fourth varint byte still has its continuation bit: the encoding would need a fifth byte
+  // (MQTT 5 §1.5.5 allows four), so fail now rather than wait for it.
+  return Error{kMalformed, "remaining length longer than 4 bytes"};
+}
+
+}  // namespace
+
+// Headers already in the buffer passed the limit in force when they completed; a later
+// set_max_packet_size() applies only to frames not yet started, so re-parsing them uses the
+// protocol maximum (which no parsed header can exceed).
+Result<std::optional<size_t>> FrameSplitter::frame_length() const {
+  return parse_header(std::span<const uint8_t>(buf_).subspan(head_), kMaxPacketSizeLimit);
+}
+
+Result<void> FrameSplitter::feed(std::span<const uint8_t> bytes) {
+  if (error_) return *error_;
+
+  // Spans from next() may be invalidated here, so this is the place to reclaim consumed space
+  // (next() also does; feeding many times without draining must not grow the buffer unbounded).
+  if (head_ > 0 && head_ >= buf_.size() - head_) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+
+  // Find the start of the first incomplete frame: frames already complete in the buffer were
+  // checked when their header arrived.
+  size_t pos = head_;
+  std::optional<size_t> len;  // length of the frame starting at pos, once its header is known
+  while (pos < buf_.size()) {
+    auto h = parse_header(std::span<const uint8_t>(buf_).subspan(pos), kMaxPacketSizeLimit);
+    if (!h.ok()) return h.error();  // unreachable: a failing header is never kept
+    len = *h;
+    if (!len || pos + *len > buf_.size()) break;
+    pos += *len;
+    len.reset();
+  }
+
+  size_t in = 0;
+  while (in < bytes.size()) {
+    if (!len) {
+      // Header incomplete: take one byte at a time (at most 5) so an invalid header is detected
+      // before any byte after it is buffered.
+      buf_.push_back(bytes[in++]);
+      auto h = parse_header(std::span<const uint8_t>(buf_).subspan(pos), max_packet_size_);
+      if (!h.ok()) {
+        buf_.resize(pos);  // drop the offending header; complete frames before it stay readable
+        error_ = h.error();
+        return h.error();
+      }
+      len = *h;
+      if (len && pos + *len == buf_.size()) {  // zero-length body: the frame is complete
+        pos += *len;
+        len.reset();
+      }
+      continue;
+    }
+    size_t want = pos + *len - buf_.size();
+    size_t take = std::min(want, bytes.size() - in);
+    buf_.insert(buf_.end(), bytes.begin() + static_cast<std::ptrdiff_t>(in),
+                bytes.begin() + static_cast<std::ptrdiff_t>(in + take));
+    in += take;
+    if (take == want) {
+      pos += *len;
+      len.reset();
+    }
+  }
+  return ok();
+}
+
+Result<std::optional<std::span<const uint8_t>>> FrameSplitter::next() {
+  using Frame = std::optional<std::span<const uint8_t>>;
+  // The previous frame's span expires now, so consumed bytes can be released. Erasing only when
+  // the consumed prefix is at least as large as what remains keeps the copying amortised O(1)
+  // per byte even when many small frames arrive in one feed.
+  if (head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+    if (buf_.capacity() > kRetainedCapacity) buf_.shrink_to_fit();
+  } else if (head_ > 0 && head_ >= buf_.size() - head_) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+
+  if (head_ < buf_.size()) {
+    auto h = frame_length();
+    if (h.ok() && *h && head_ + **h <= buf_.size()) {
+      std::span<const uint8_t> frame(buf_.data() + head_, **h);
+      head_ += **h;
+      consumed_total_ += **h;
+      return Frame{frame};
+    }
+  }
+  // feed() cuts the buffer at the start of the frame that failed, so once the complete frames
+  // before it are handed out, the error is all that is left.
+  if (error_) return *error_;
+  return Frame{};
+}
+
+}  // namespace mquictt::codec

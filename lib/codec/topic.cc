@@ -76,28 +76,28 @@ bool topic_matches(std::string_view filter, std::string_view name) {
   // §4.7.2 [MQTT-4.7.2-1]: a filter starting with a wildcard never matches a "$" topic.
   if (is_dollar_topic(name) && (filter.front() == '+' || filter.front() == '#')) return false;
 
-  size_t fpos = 0;
-  size_t npos = 0;
+  size_t fstart = 0;
+  size_t nstart = 0;
   bool name_done = false;  // every level of `name` has been matched
   for (;;) {
-    size_t fend = filter.find('/', fpos);
+    size_t fend = filter.find('/', fstart);
     bool flast = fend == std::string_view::npos;
-    std::string_view flevel = filter.substr(fpos, flast ? std::string_view::npos : fend - fpos);
+    std::string_view flevel = filter.substr(fstart, flast ? std::string_view::npos : fend - fstart);
     // '#' matches the remaining levels, including none: "sport/#" matches "sport".
     if (flevel == "#") return true;
     if (name_done) return false;
 
-    size_t nend = name.find('/', npos);
+    size_t nend = name.find('/', nstart);
     bool nlast = nend == std::string_view::npos;
-    std::string_view nlevel = name.substr(npos, nlast ? std::string_view::npos : nend - npos);
+    std::string_view nlevel = name.substr(nstart, nlast ? std::string_view::npos : nend - nstart);
     if (flevel != "+" && flevel != nlevel) return false;
 
     if (flast) return nlast;
-    fpos = fend + 1;
+    fstart = fend + 1;
     if (nlast) {
       name_done = true;
     } else {
-      npos = nend + 1;
+      nstart = nend + 1;
     }
   }
 }
