@@ -20,6 +20,7 @@
 
 namespace mquictt::broker {
 
+class Authenticator;
 class BrokerImpl;
 
 struct BrokerStats {
@@ -61,6 +62,11 @@ class Broker {
   void set_config(BrokerConfig config);
 
   BrokerStats stats() const;
+
+  // Authentication / authorization hooks (see authenticator.h). nullptr restores the default
+  // (allow everything, no enhanced authentication methods). Applies to new CONNECTs and to every
+  // later publish / subscribe / delivery check.
+  void set_authenticator(std::shared_ptr<Authenticator> auth);
 
  private:
   std::unique_ptr<BrokerImpl> impl_;

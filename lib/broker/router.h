@@ -43,6 +43,7 @@
 
 #include "broker/broker_config.h"
 #include "broker/message.h"
+#include "broker/string_hash.h"
 #include "broker/topic_trie.h"
 #include "codec/packet.h"
 
@@ -76,7 +77,8 @@ class Router {
   // (codec::valid_topic_filter). `session` must not be kNoSession. Returns true if it replaced an
   // existing one (a replaced shared member keeps its place in the group's rotation).
   bool subscribe(SessionId session, std::string_view filter,
-                 const codec::SubscriptionOptions& options, std::optional<uint32_t> subscription_id);
+                 const codec::SubscriptionOptions& options,
+                 std::optional<uint32_t> subscription_id);
   // Returns true if the subscription existed.
   bool unsubscribe(SessionId session, std::string_view filter);
   // Removes every subscription of the session (session ended). O(own subscriptions).
@@ -122,14 +124,6 @@ class Router {
     Node* node = nullptr;
     SharedGroup* group = nullptr;  // null for a non-shared subscription
     uint32_t index = 0;            // non-shared: position in node->value.subs
-  };
-
-  // Transparent hash so lookups by string_view don't build a std::string.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
   };
 
   struct SessionRecord {

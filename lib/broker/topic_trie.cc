@@ -12,7 +12,9 @@ size_t level_end(std::string_view s, size_t pos) {
   return end == std::string_view::npos ? s.size() : end;
 }
 
-bool starts_with_dollar(std::string_view level) { return !level.empty() && level.front() == '$'; }
+bool starts_with_dollar(std::string_view level) {
+  return !level.empty() && level.front() == '$';
+}
 
 // Marks a walk in progress (checked by the mutators' asserts); cleared even if a visitor throws.
 class WalkGuard {
@@ -32,6 +34,20 @@ class WalkGuard {
 }  // namespace
 
 TrieCore::TrieCore(MakeNode make) : make_(make), root_(make()) {}
+
+TrieCore::~TrieCore() {
+  std::vector<std::unique_ptr<TrieNode>> pending;
+  pending.push_back(std::move(root_));
+  while (!pending.empty()) {
+    std::unique_ptr<TrieNode> node = std::move(pending.back());
+    pending.pop_back();
+    // Detach the children first so destroying `node` never recurses into them.
+    for (auto& entry : node->literal_)
+      pending.push_back(std::move(entry.second));
+    if (node->plus_) pending.push_back(std::move(node->plus_));
+    if (node->hash_) pending.push_back(std::move(node->hash_));
+  }
+}
 
 TrieNode* TrieCore::child(const TrieNode& node, std::string_view level) {
   if (level == "+") return node.plus_.get();
@@ -153,7 +169,8 @@ void TrieCore::match_filter(std::string_view filter, TrieVisitor visit) {
     const bool at_root = &node == root_.get();
     if (f.subtree) {
       visit(node);
-      for (auto& entry : node.literal_) stack_.push_back({entry.second.get(), 0, true});
+      for (auto& entry : node.literal_)
+        stack_.push_back({entry.second.get(), 0, true});
       continue;
     }
     if (f.pos == done) {

@@ -84,6 +84,8 @@ class TrieCore {
   using MakeNode = std::unique_ptr<TrieNode> (*)();
 
   explicit TrieCore(MakeNode make);
+  // Iterative teardown: a deep trie (one node per level of a long topic) must not recurse.
+  ~TrieCore();
   TrieCore(const TrieCore&) = delete;
   TrieCore& operator=(const TrieCore&) = delete;
 
@@ -156,9 +158,8 @@ class TopicTrie {
   template <typename F>
   static detail::TrieVisitor visitor(F& f) {
     // const_cast only erases the type; the callback restores the exact F (const included).
-    return {const_cast<void*>(static_cast<const void*>(&f)), [](void* ctx, detail::TrieNode& n) {
-              (*static_cast<F*>(ctx))(static_cast<Node&>(n));
-            }};
+    return {const_cast<void*>(static_cast<const void*>(&f)),
+            [](void* ctx, detail::TrieNode& n) { (*static_cast<F*>(ctx))(static_cast<Node&>(n)); }};
   }
 
   detail::TrieCore core_;

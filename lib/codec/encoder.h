@@ -4,6 +4,9 @@
 // exact number of bytes encode() appends, so callers can check a peer's Maximum Packet Size
 // before encoding.
 //
+// CONNECT is encoded in its own `Connect::version` (protocol level byte and layout); the `version`
+// argument is ignored for it, mirroring decode(), which takes the version from the CONNECT itself.
+//
 // MQTT 5 short forms used (as the spec allows and most brokers do):
 //  - PUBACK/PUBREC/PUBREL/PUBCOMP: reason and property length omitted when reason == 0 and no
 //    properties; property length omitted when there are no properties.

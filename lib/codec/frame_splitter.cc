@@ -2,12 +2,20 @@
 
 #include <algorithm>
 
+#include "codec/reason_code.h"
+
+// Error ordering: when a feed() carries complete frames followed by a bad header, feed() reports
+// the error at once, and next() still hands out the complete frames that preceded it before
+// returning the (sticky) error. Packets are processed in order, so a caller that keeps reading
+// acts on everything the peer sent before the damage, as MQTT requires; a caller that closes on
+// the feed() error simply drops them.
+
 namespace mquictt::codec {
 
 namespace {
 
-constexpr uint8_t kMalformed = 0x81;
-constexpr uint8_t kPacketTooLarge = 0x95;
+constexpr uint8_t kMalformed = rc::kMalformedPacket;
+constexpr uint8_t kPacketTooLarge = rc::kPacketTooLarge;
 
 // Keep at most this much spare capacity once the buffer is (nearly) drained, so one large frame
 // does not pin its allocation for the rest of the connection.

@@ -11,9 +11,20 @@ namespace mquictt::codec {
 namespace {
 
 // Wire data type of a property (MQTT 5 §2.2.2.2).
-enum class Kind : uint8_t { kUnknown, kByte, kTwoByte, kFourByte, kVarint, kString, kBinary, kPair };
+enum class Kind : uint8_t {
+  kUnknown,
+  kByte,
+  kTwoByte,
+  kFourByte,
+  kVarint,
+  kString,
+  kBinary,
+  kPair
+};
 
-constexpr uint16_t bit(PropertyContext c) { return static_cast<uint16_t>(1u << static_cast<unsigned>(c)); }
+constexpr uint16_t bit(PropertyContext c) {
+  return static_cast<uint16_t>(1u << static_cast<unsigned>(c));
+}
 
 struct Spec {
   Kind kind = Kind::kUnknown;
@@ -55,8 +66,9 @@ constexpr std::array<Spec, 0x2B> make_specs() {
   s[prop::kServerReference] = {Kind::kString,
                                static_cast<uint16_t>(bit(C::kConnAck) | bit(C::kDisconnect))};
   s[prop::kReasonString] = {
-      Kind::kString, static_cast<uint16_t>(bit(C::kConnAck) | kPubAcks | bit(C::kSubAck) |
-                                           bit(C::kUnsubAck) | bit(C::kDisconnect) | bit(C::kAuth))};
+      Kind::kString,
+      static_cast<uint16_t>(bit(C::kConnAck) | kPubAcks | bit(C::kSubAck) | bit(C::kUnsubAck) |
+                            bit(C::kDisconnect) | bit(C::kAuth))};
   s[prop::kReceiveMaximum] = {Kind::kTwoByte,
                               static_cast<uint16_t>(bit(C::kConnect) | bit(C::kConnAck))};
   s[prop::kTopicAliasMaximum] = {Kind::kTwoByte,
@@ -227,11 +239,15 @@ Result<void> read_value(ByteReader& r, uint8_t id, Properties& p) {
 }
 
 // Size of one string/binary property: identifier + two-byte length + data.
-size_t sized_field(size_t len) { return 1 + 2 + len; }
+size_t sized_field(size_t len) {
+  return 1 + 2 + len;
+}
 
 }  // namespace
 
-bool Properties::empty() const { return *this == Properties{}; }
+bool Properties::empty() const {
+  return *this == Properties{};
+}
 
 bool property_allowed(uint8_t id, PropertyContext ctx) {
   return id < kSpecs.size() && (kSpecs[id].allowed & bit(ctx)) != 0;
@@ -256,8 +272,8 @@ Result<Properties> decode_properties(ByteReader& r, PropertyContext ctx) {
     // The value is parsed before the repetition check so that a truncated value is reported as
     // Malformed (structural damage wins within one property).
     MQ_TRY(read_value(br, id, p));
-    const bool repeatable = id == prop::kUserProperty ||
-                            (id == prop::kSubscriptionIdentifier && ctx == C::kPublish);
+    const bool repeatable =
+        id == prop::kUserProperty || (id == prop::kSubscriptionIdentifier && ctx == C::kPublish);
     if (!repeatable) {
       const uint64_t mask = uint64_t{1} << id;
       if (seen & mask) return Error{rc::kProtocolError, "property included more than once"};
@@ -278,7 +294,8 @@ size_t properties_content_size(const Properties& p) {
   if (p.content_type) n += sized_field(p.content_type->size());
   if (p.response_topic) n += sized_field(p.response_topic->size());
   if (p.correlation_data) n += sized_field(p.correlation_data->size());
-  for (uint32_t id : p.subscription_identifiers) n += 1 + varint_size(id);
+  for (uint32_t id : p.subscription_identifiers)
+    n += 1 + varint_size(id);
   if (p.session_expiry_interval) n += 5;
   if (p.assigned_client_identifier) n += sized_field(p.assigned_client_identifier->size());
   if (p.server_keep_alive) n += 3;
@@ -295,7 +312,8 @@ size_t properties_content_size(const Properties& p) {
   if (p.topic_alias) n += 3;
   if (p.maximum_qos) n += 2;
   if (p.retain_available) n += 2;
-  for (const auto& [k, v] : p.user_properties) n += 1 + 2 + k.size() + 2 + v.size();
+  for (const auto& [k, v] : p.user_properties)
+    n += 1 + 2 + k.size() + 2 + v.size();
   if (p.maximum_packet_size) n += 5;
   if (p.wildcard_subscription_available) n += 2;
   if (p.subscription_identifier_available) n += 2;

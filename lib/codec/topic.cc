@@ -21,7 +21,7 @@ bool valid_plain_filter(std::string_view filter) {
     bool last = end == std::string_view::npos;
     std::string_view level = filter.substr(start, last ? std::string_view::npos : end - start);
     if (level.find_first_of("+#") != std::string_view::npos) {
-      if (level.size() != 1) return false;           // "a+", "#b": wildcard shares its level
+      if (level.size() != 1) return false;              // "a+", "#b": wildcard shares its level
       if (level.front() == '#' && !last) return false;  // "a/#/b": '#' must end the filter
     }
     if (last) return true;

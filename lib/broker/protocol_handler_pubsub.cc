@@ -1,0 +1,415 @@
+// ProtocolHandler: PUBLISH in both directions, the QoS 1/2 acks, SUBSCRIBE and UNSUBSCRIBE.
+//
+// Inbound PUBLISH checks, in order (MQTT 5 reason codes; 3.1.1 closes instead of DISCONNECT and
+// acks without a reason):
+//   QoS > maximum_qos                          DISCONNECT 0x9B QoS not supported
+//   RETAIN and !retain_available               DISCONNECT 0x9A Retain not supported
+//   topic alias 0 / > maximum, unknown alias   DISCONNECT 0x94 / 0x82 (topic_aliases.h)
+//   QoS 2 with a packet id still pending       duplicate: PUBREC again, not routed again
+//   new QoS 2 beyond our Receive Maximum       DISCONNECT 0x93 Receive Maximum exceeded
+//   topic "$SYS" or "$SYS/..."                 not routed; QoS > 0: ack 0x87 Not authorized
+//                                              (clients may not write the broker's own tree)
+//   payload > message_size_limit_bytes         not routed; QoS > 0: ack 0x97 Quota exceeded
+//   format indicator 1, payload not UTF-8      QoS 0: DISCONNECT 0x99; QoS > 0: ack 0x99
+//     (only with validate_payload_format)
+//   Authenticator::authorize_publish false     not routed; QoS > 0: ack 0x87
+//   routed to nobody (MQTT 5)                  ack 0x10 No matching subscribers
+//
+// Outbound PUBLISH: Message Expiry Interval is the remaining lifetime (rounded up; a message that
+// expired before it was first sent is dropped, one resent after reconnect carries at least 1 s);
+// a PUBLISH larger than the client's Maximum Packet Size is discarded as if delivered (MQTT 5
+// §3.1.2.11.4), judged with the topic and a topic alias property (the worst case) so the alias
+// table never records an alias the client didn't get.
+#include <algorithm>
+#include <utility>
+
+#include "broker/broker_impl.h"
+#include "broker/payload_format.h"
+#include "broker/protocol_handler.h"
+#include "codec/encoder.h"
+#include "codec/reason_code.h"
+#include "codec/topic.h"
+
+namespace mquictt::broker {
+
+namespace rc = codec::rc;
+
+namespace {
+
+bool is_sys_topic(std::string_view topic) {
+  return topic == "$SYS" || topic.starts_with("$SYS/");
+}
+
+bool has_wildcard(std::string_view filter) {
+  return filter.find_first_of("+#") != std::string_view::npos;
+}
+
+constexpr size_t kTopicAliasPropertySize = 3;  // identifier + two-byte integer
+
+}  // namespace
+
+// --- Inbound PUBLISH ---
+
+void ProtocolHandler::on_publish(codec::Publish&& p) {
+  const BrokerConfig& config = cfg();
+  if (p.qos > config.maximum_qos) {
+    fail({rc::kQosNotSupported, "PUBLISH QoS above maximum"});
+    return;
+  }
+  if (p.retain && !config.retain_available) {
+    fail({rc::kRetainNotSupported, "retain not available"});
+    return;
+  }
+  if (v5()) {
+    if (auto r = cs_.inbound_aliases.resolve(p.topic, p.props.topic_alias); !r) {
+      fail(r.error());
+      return;
+    }
+  } else if (p.topic.empty()) {
+    fail({rc::kProtocolError, "empty topic"});
+    return;
+  }
+  const uint8_t qos = p.qos;
+  const uint16_t packet_id = p.packet_id;
+  if (qos == 2) {
+    if (session_->inbound_qos2().pending(packet_id)) {
+      send_durable_ack(codec::PubRec{{packet_id, 0, {}}});
+      return;
+    }
+    if (v5() && cs_.inbound_quota.size() >= config.receive_maximum) {
+      fail({rc::kReceiveMaximumExceeded, "more QoS 2 PUBLISH in flight than Receive Maximum"});
+      return;
+    }
+  }
+  ++broker_->counters().messages_received;
+
+  uint8_t reason = publish_reason(p);
+  if (reason == rc::kPayloadFormatInvalid && qos == 0) {
+    fail({rc::kPayloadFormatInvalid, "payload is not UTF-8"});
+    return;
+  }
+  if (reason == 0) {
+    const std::optional<size_t> routed = broker_->publish(make_message(std::move(p)));
+    if (routed && *routed == 0) reason = rc::kNoMatchingSubscribers;
+  } else {
+    ++broker_->counters().messages_dropped;
+  }
+  if (state_ != State::kConnected) return;  // routing back to ourselves can't fail us, but be safe
+  const uint8_t wire_reason = v5() ? reason : 0;
+  if (qos == 1) {
+    send_durable_ack(codec::PubAck{{packet_id, wire_reason, {}}});
+  } else if (qos == 2) {
+    if (wire_reason < 0x80) {
+      session_->inbound_qos2().begin(packet_id);
+      if (v5()) cs_.inbound_quota.insert(packet_id);
+    }
+    send_durable_ack(codec::PubRec{{packet_id, wire_reason, {}}});
+  }
+}
+
+uint8_t ProtocolHandler::publish_reason(const codec::Publish& p) const {
+  const BrokerConfig& config = cfg();
+  if (is_sys_topic(p.topic)) return rc::kNotAuthorized;
+  if (config.message_size_limit_bytes != 0 && p.payload.size() > config.message_size_limit_bytes) {
+    return rc::kQuotaExceeded;
+  }
+  if (config.validate_payload_format && p.props.payload_format_indicator.value_or(0) == 1 &&
+      !well_formed_utf8(p.payload)) {
+    return rc::kPayloadFormatInvalid;
+  }
+  if (!broker_->authenticator().authorize_publish(client_info(), p.topic, p.qos, p.retain)) {
+    return rc::kNotAuthorized;
+  }
+  return 0;
+}
+
+MessagePtr ProtocolHandler::make_message(codec::Publish&& p) const {
+  auto m = std::make_shared<Message>();
+  const TimeMs t = broker_->now();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  m->received_at_ms = t;
+  m->origin = session_->id();
+  if (v5()) {
+    if (p.props.message_expiry_interval) {
+      m->expires_at_ms = t + static_cast<TimeMs>(*p.props.message_expiry_interval) * 1000;
+    }
+    m->props.payload_format_indicator = p.props.payload_format_indicator;
+    m->props.content_type = std::move(p.props.content_type);
+    m->props.response_topic = std::move(p.props.response_topic);
+    m->props.correlation_data = std::move(p.props.correlation_data);
+    m->props.user_properties = std::move(p.props.user_properties);
+  }
+  return m;
+}
+
+// --- Acks from the client (we are the sender) ---
+
+void ProtocolHandler::on_puback(const codec::PubAck& a) {
+  switch (session_->inflight().on_puback(a.packet_id)) {
+    case OutboundInflight::AckResult::kCompleted:
+      pump();
+      return;
+    case OutboundInflight::AckResult::kWrongState:
+      fail({rc::kProtocolError, "PUBACK for a QoS 2 message"});
+      return;
+    case OutboundInflight::AckResult::kUnknown:
+    case OutboundInflight::AckResult::kReleased:
+      return;  // stale (e.g. acked twice): nothing to do
+  }
+}
+
+void ProtocolHandler::on_pubrec(const codec::PubRec& a) {
+  switch (session_->inflight().on_pubrec(a.packet_id, v5() ? a.reason : 0)) {
+    case OutboundInflight::AckResult::kReleased:
+      send(codec::PubRel{{a.packet_id, 0, {}}});
+      return;
+    case OutboundInflight::AckResult::kCompleted:  // refused by the client
+      pump();
+      return;
+    case OutboundInflight::AckResult::kUnknown:
+      send(codec::PubRel{{a.packet_id, v5() ? rc::kPacketIdentifierNotFound : uint8_t{0}, {}}});
+      return;
+    case OutboundInflight::AckResult::kWrongState:
+      fail({rc::kProtocolError, "PUBREC for a QoS 1 message"});
+      return;
+  }
+}
+
+void ProtocolHandler::on_pubcomp(const codec::PubComp& a) {
+  switch (session_->inflight().on_pubcomp(a.packet_id)) {
+    case OutboundInflight::AckResult::kCompleted:
+      pump();
+      return;
+    case OutboundInflight::AckResult::kWrongState:
+      fail({rc::kProtocolError, "PUBCOMP before PUBREC"});
+      return;
+    case OutboundInflight::AckResult::kUnknown:
+    case OutboundInflight::AckResult::kReleased:
+      return;
+  }
+}
+
+// --- PUBREL from the client (we are the QoS 2 receiver) ---
+
+void ProtocolHandler::on_pubrel(const codec::PubRel& a) {
+  const bool known = session_->inbound_qos2().release(a.packet_id);
+  cs_.inbound_quota.erase(a.packet_id);
+  const uint8_t reason = known || !v5() ? 0 : rc::kPacketIdentifierNotFound;
+  send_durable_ack(codec::PubComp{{a.packet_id, reason, {}}});
+}
+
+// --- SUBSCRIBE / UNSUBSCRIBE ---
+
+void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
+  const BrokerConfig& config = cfg();
+  std::optional<uint32_t> sub_id;
+  if (!s.props.subscription_identifiers.empty()) sub_id = s.props.subscription_identifiers.front();
+  // No Local on a shared subscription is a Protocol Error for the whole packet (§3.8.3.1).
+  for (const codec::Subscription& sub : s.subscriptions) {
+    if (sub.options.no_local && codec::is_shared(sub.filter)) {
+      fail({rc::kProtocolError, "No Local on a shared subscription"});
+      return;
+    }
+  }
+  struct RetainedWork {
+    const std::string* filter;
+    uint8_t qos;
+  };
+  std::vector<RetainedWork> retained;
+  codec::SubAck ack;
+  ack.packet_id = s.packet_id;
+  ack.reasons.reserve(s.subscriptions.size());
+  const ClientInfo info = client_info();
+  for (const codec::Subscription& sub : s.subscriptions) {
+    const bool shared = codec::is_shared(sub.filter);
+    uint8_t code;
+    if (!codec::valid_topic_filter(sub.filter)) {
+      code = rc::kTopicFilterInvalid;
+    } else if (shared && !config.shared_subscription_available) {
+      code = rc::kSharedSubscriptionsNotSupported;
+    } else if (has_wildcard(sub.filter) && !config.wildcard_subscription_available) {
+      code = rc::kWildcardSubscriptionsNotSupported;
+    } else if (sub_id && !config.subscription_identifiers_available) {
+      code = rc::kSubscriptionIdentifiersNotSupported;
+    } else if (!broker_->authenticator().authorize_subscribe(info, sub.filter, sub.options.qos)) {
+      code = rc::kNotAuthorized;
+    } else {
+      codec::SubscriptionOptions opts = sub.options;
+      opts.qos = std::min(opts.qos, config.maximum_qos);
+      const bool replaced = broker_->router().subscribe(session_->id(), sub.filter, opts, sub_id);
+      code = opts.qos;
+      // Retained messages: never to shared subscriptions; Retain Handling 0 always, 1 only for
+      // a new subscription, 2 never.
+      if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && !replaced))) {
+        retained.push_back({&sub.filter, opts.qos});
+      }
+    }
+    if (!v5() && code >= 0x80) code = codec::rc311::kSubackFailure;
+    ack.reasons.push_back(code);
+  }
+  send_durable_ack(ack);
+  for (const RetainedWork& w : retained) {
+    if (state_ != State::kConnected) return;
+    broker_->send_retained(*this, *w.filter, w.qos, sub_id);
+  }
+}
+
+void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
+  codec::UnsubAck ack;
+  ack.packet_id = u.packet_id;
+  for (const std::string& filter : u.filters) {
+    uint8_t code;
+    if (!codec::valid_topic_filter(filter)) {
+      code = rc::kTopicFilterInvalid;
+    } else {
+      code = broker_->router().unsubscribe(session_->id(), filter) ? rc::kSuccess
+                                                                    : rc::kNoSubscriptionExisted;
+    }
+    if (v5()) ack.reasons.push_back(code);
+  }
+  send_durable_ack(ack);
+}
+
+// --- Outbound PUBLISH ---
+
+void ProtocolHandler::deliver(Outgoing out, FanoutContext* fx) {
+  if (state_ != State::kConnected) return;
+  if (out.qos == 0) {
+    if (slow()) {
+      ++broker_->counters().messages_dropped;
+      broker_->mark_blocked(*this);
+      return;
+    }
+    if (!send_publish(out, 0, false, fx)) ++broker_->counters().messages_dropped;
+    return;
+  }
+  // QoS 1/2 keep their order: they go straight out only if nothing is waiting before them.
+  if (session_->queue().empty() && !slow() &&
+      session_->inflight().size() < cs_.negotiated.send_window) {
+    send_in_new_slot(std::move(out), fx);
+    return;
+  }
+  enqueue(std::move(out));
+}
+
+void ProtocolHandler::enqueue(Outgoing&& o) {
+  const BrokerConfig& config = cfg();
+  if (slow()) broker_->mark_blocked(*this);
+  if (!session_->queue().push(std::move(o),
+                              {config.max_queued_messages, config.max_queued_bytes})) {
+    ++broker_->counters().messages_dropped;
+    if (config.overflow_policy == OverflowPolicy::kDisconnect) {
+      fail({rc::kQuotaExceeded, "subscriber queue full"});
+    }
+    return;
+  }
+  broker_->arm_queue_expiry(*session_);
+}
+
+void ProtocolHandler::send_in_new_slot(Outgoing&& o, FanoutContext* fx) {
+  OutboundInflight& inflight = session_->inflight();
+  const std::optional<uint16_t> packet_id = inflight.allocate_id();
+  if (!packet_id) {
+    session_->queue().push_front(std::move(o));
+    return;
+  }
+  if (!send_publish(o, *packet_id, false, fx)) {
+    ++broker_->counters().messages_dropped;  // too large for the client, or expired
+    return;
+  }
+  inflight.add(*packet_id, std::move(o));
+}
+
+void ProtocolHandler::pump() {
+  if (state_ != State::kConnected || !session_) return;
+  MessageQueue& q = session_->queue();
+  const TimeMs t = broker_->now();
+  uint64_t expired = 0;
+  while (const Outgoing* front = q.front()) {
+    if (slow()) {
+      broker_->mark_blocked(*this);
+      break;
+    }
+    if (front->qos > 0 && session_->inflight().size() >= cs_.negotiated.send_window) break;
+    std::optional<Outgoing> o = q.pop_front_live(t, &expired);
+    if (!o) break;
+    if (o->qos == 0) {
+      if (!send_publish(*o, 0, false, nullptr)) ++broker_->counters().messages_dropped;
+    } else {
+      send_in_new_slot(std::move(*o), nullptr);
+    }
+  }
+  broker_->counters().messages_dropped += expired;
+}
+
+void ProtocolHandler::resend_inflight() {
+  std::vector<uint16_t> undeliverable;
+  for (const OutboundInflight::Entry& e : session_->inflight().entries()) {
+    if (e.state == OutboundInflight::State::kAwaitPubComp) {
+      send(codec::PubRel{{e.packet_id, 0, {}}});
+    } else if (!send_publish(e.out, e.packet_id, true, nullptr)) {
+      undeliverable.push_back(e.packet_id);
+    }
+  }
+  for (uint16_t id : undeliverable) session_->inflight().erase(id);
+  broker_->counters().messages_dropped += undeliverable.size();
+}
+
+bool ProtocolHandler::send_publish(const Outgoing& o, uint16_t packet_id, bool dup,
+                                   FanoutContext* fx) {
+  const Message& m = *o.msg;
+  const TimeMs t = broker_->now();
+  std::optional<uint32_t> expiry;
+  if (m.expires_at_ms) {
+    if (!dup && m.expired(t)) return false;
+    expiry = std::max<uint32_t>(1, *m.remaining_expiry_s(t));
+  }
+  const uint32_t limit = cs_.negotiated.max_outbound_packet;
+  const bool aliases = cs_.outbound_aliases.maximum() != 0;
+  const bool shareable = fx && o.qos == 0 && o.subscription_ids.empty() && !aliases;
+  SharedBytes* slot = shareable ? &fx->qos0[v5() ? 1 : 0][o.retain ? 1 : 0] : nullptr;
+  if (slot && *slot) {
+    if (limit != 0 && (*slot)->size() > limit) return false;
+    broker_->counters().bytes_sent += (*slot)->size();
+    ++broker_->counters().messages_sent;
+    stream_.write_shared(*slot);
+    return true;
+  }
+
+  codec::Publish p;
+  p.dup = dup;
+  p.qos = o.qos;
+  p.retain = o.retain;
+  p.packet_id = packet_id;
+  p.topic = m.topic;
+  p.payload = m.payload;
+  if (v5()) {
+    p.props = m.props;
+    p.props.message_expiry_interval = expiry;
+    p.props.subscription_identifiers = o.subscription_ids;
+  }
+  if (limit != 0) {
+    const size_t size = codec::encoded_size(p, cs_.version) + (aliases ? kTopicAliasPropertySize : 0);
+    if (size > limit) return false;
+  }
+  if (aliases) {
+    if (auto choice = cs_.outbound_aliases.choose(p.topic)) {
+      p.props.topic_alias = choice->alias;
+      if (!choice->send_topic) p.topic.clear();
+    }
+  }
+  ++broker_->counters().messages_sent;
+  if (slot) {
+    *slot = std::make_shared<const std::vector<uint8_t>>(codec::encode(p, cs_.version));
+    broker_->counters().bytes_sent += (*slot)->size();
+    stream_.write_shared(*slot);
+    return true;
+  }
+  send(p);
+  return true;
+}
+
+}  // namespace mquictt::broker
