@@ -35,8 +35,8 @@ struct ClientInfo {
   std::string_view client_id;
   const std::optional<std::string>* username = nullptr;  // as sent in CONNECT (may be absent)
   const std::optional<std::vector<uint8_t>>* password = nullptr;  // CONNECT only; null later
-  std::string_view listener;      // ListenerInfo::name
-  std::string_view peer;          // ByteStream::describe()
+  std::string_view listener;                                      // ListenerInfo::name
+  std::string_view peer;                                          // ByteStream::describe()
   std::string_view tls_identity;  // verified certificate CN, empty if none
   codec::ProtocolVersion version = codec::ProtocolVersion::kV5;
 };

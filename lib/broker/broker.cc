@@ -16,12 +16,24 @@ std::unique_ptr<ByteStreamHandler> Broker::accept(ByteStream& stream,
   return impl_->accept(stream, listener);
 }
 
-void Broker::tick() { impl_->tick(); }
-std::optional<TimeMs> Broker::next_deadline() const { return impl_->next_deadline(); }
-void Broker::flush() { impl_->flush(); }
-void Broker::shutdown() { impl_->shutdown(); }
-void Broker::set_config(BrokerConfig config) { impl_->set_config(std::move(config)); }
-BrokerStats Broker::stats() const { return impl_->stats(); }
+void Broker::tick() {
+  impl_->tick();
+}
+std::optional<TimeMs> Broker::next_deadline() const {
+  return impl_->next_deadline();
+}
+void Broker::flush() {
+  impl_->flush();
+}
+void Broker::shutdown() {
+  impl_->shutdown();
+}
+void Broker::set_config(BrokerConfig config) {
+  impl_->set_config(std::move(config));
+}
+BrokerStats Broker::stats() const {
+  return impl_->stats();
+}
 void Broker::set_authenticator(std::shared_ptr<Authenticator> auth) {
   impl_->set_authenticator(std::move(auth));
 }

@@ -37,7 +37,8 @@ BrokerImpl::BrokerImpl(BrokerConfig config, Clock& clock)
 BrokerImpl::~BrokerImpl() {
   // Handlers may outlive the broker inside the transport until it tears them down; they must not
   // call back into freed memory.
-  for (auto& [id, h] : connections_) h->detach_broker();
+  for (auto& [id, h] : connections_)
+    h->detach_broker();
 }
 
 std::unique_ptr<ByteStreamHandler> BrokerImpl::accept(ByteStream& stream,
@@ -151,8 +152,8 @@ void BrokerImpl::detach(ProtocolHandler& h, Session& s, bool will_allowed) {
     if (delay == 0) {
       publish_will(s);
     } else {
-      s.will_timer = timers_.schedule(t + static_cast<TimeMs>(delay) * 1000,
-                                      {TimerKind::kWillDelay, s.id()});
+      s.will_timer =
+          timers_.schedule(t + static_cast<TimeMs>(delay) * 1000, {TimerKind::kWillDelay, s.id()});
     }
   }
   if (auto at = s.expiry_deadline(t)) {
@@ -362,9 +363,11 @@ void BrokerImpl::flush() {
 void BrokerImpl::shutdown() {
   std::vector<ProtocolHandler*> all;
   all.reserve(connections_.size());
-  for (auto& [id, h] : connections_) all.push_back(h);
+  for (auto& [id, h] : connections_)
+    all.push_back(h);
   // Wills are not published: every subscriber is being disconnected too.
-  for (ProtocolHandler* h : all) h->kick(codec::rc::kServerShuttingDown, "server shutting down", false);
+  for (ProtocolHandler* h : all)
+    h->kick(codec::rc::kServerShuttingDown, "server shutting down", false);
   log_->info("shutdown: closed {} connections", all.size());
 }
 

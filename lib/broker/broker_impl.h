@@ -58,8 +58,11 @@ namespace mquictt::broker {
 // Encodings shared by the subscribers of one fan-out (one message at one instant). Only plain
 // QoS 0 frames are shared: no packet id, no subscription ids, no topic alias -- the same bytes
 // for every such subscriber of one protocol version and RETAIN value.
+// Every other delivery of the fan-out reuses `base` (topic, payload, properties copied once) and
+// rewrites only its per-subscriber fields before encoding.
 struct FanoutContext {
   SharedBytes qos0[2][2];  // [v5 ? 1 : 0][retain ? 1 : 0]
+  std::optional<codec::Publish> base;
 };
 
 class BrokerImpl {

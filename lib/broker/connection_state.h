@@ -34,12 +34,12 @@
 namespace mquictt::broker {
 
 struct Negotiated {
-  uint16_t keep_alive_s = 0;                   // what the server enforces (0 = none)
-  std::optional<uint16_t> server_keep_alive;   // set when it differs from the client's (MQTT 5)
-  uint32_t session_expiry_s = 0;               // granted
-  bool session_expiry_changed = false;         // CONNACK must carry Session Expiry Interval
-  uint16_t send_window = 65535;                // outbound QoS 1/2 in flight
-  uint32_t max_outbound_packet = 0;            // client's Maximum Packet Size; 0 = no limit
+  uint16_t keep_alive_s = 0;                  // what the server enforces (0 = none)
+  std::optional<uint16_t> server_keep_alive;  // set when it differs from the client's (MQTT 5)
+  uint32_t session_expiry_s = 0;              // granted
+  bool session_expiry_changed = false;        // CONNACK must carry Session Expiry Interval
+  uint16_t send_window = 65535;               // outbound QoS 1/2 in flight
+  uint32_t max_outbound_packet = 0;           // client's Maximum Packet Size; 0 = no limit
   uint16_t outbound_alias_max = 0;
   bool request_problem_info = true;
 };

@@ -342,18 +342,19 @@ void ProtocolHandler::accept_connect(std::optional<std::vector<uint8_t>> auth_da
   ack.session_present = attached.session_present;
   ack.reason = 0;
   if (v5()) {
-    ack.props = connack_properties(
-        n, config, client_id_assigned_ ? std::optional(client_id_) : std::nullopt);
+    ack.props = connack_properties(n, config,
+                                   client_id_assigned_ ? std::optional(client_id_) : std::nullopt);
     if (cs_.auth_method) {
       ack.props.authentication_method = cs_.auth_method;
       if (auth_data) ack.props.authentication_data = std::move(auth_data);
     }
   }
   send(ack);
-  broker_->log().info("connected client_id={} peer={} listener={} version={} clean_start={} "
-                      "keep_alive={} session_present={}",
-                      client_id_, peer_, listener_name_, v5() ? 5 : 4, c.clean_start ? 1 : 0,
-                      n.keep_alive_s, attached.session_present ? 1 : 0);
+  broker_->log().info(
+      "connected client_id={} peer={} listener={} version={} clean_start={} "
+      "keep_alive={} session_present={}",
+      client_id_, peer_, listener_name_, v5() ? 5 : 4, c.clean_start ? 1 : 0, n.keep_alive_s,
+      attached.session_present ? 1 : 0);
   pending_connect_.reset();
   if (n.keep_alive_s != 0) arm_keepalive(last_packet_ms_ + TimeMs{n.keep_alive_s} * 1500);
   resend_inflight();
@@ -385,8 +386,8 @@ void ProtocolHandler::fail(const Error& e, bool publish_will) {
   if (state_ == State::kClosed) return;
   const bool connected = state_ == State::kConnected;
   if (broker_) {
-    const bool routine = e.reason < 0x80 || e.reason == rc::kServerShuttingDown ||
-                         e.reason == rc::kSessionTakenOver;
+    const bool routine =
+        e.reason < 0x80 || e.reason == rc::kServerShuttingDown || e.reason == rc::kSessionTakenOver;
     broker_->log().log(routine ? spdlog::level::info : spdlog::level::warn,
                        "{} client_id={} peer={} reason={:#04x} {} ({})",
                        connected ? "disconnecting" : "rejecting connection", client_id_, peer_,
@@ -465,7 +466,9 @@ void ProtocolHandler::on_timer(TimerKind kind, TimerId timer) {
   }
 }
 
-void ProtocolHandler::on_writable() { recheck_writable(); }
+void ProtocolHandler::on_writable() {
+  recheck_writable();
+}
 
 void ProtocolHandler::recheck_writable() {
   if (state_ == State::kClosed || !broker_) return;

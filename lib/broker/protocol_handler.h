@@ -119,6 +119,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   // Encodes and writes one PUBLISH; false if it was discarded (too large for the client, or
   // expired). packet_id 0 for QoS 0.
   bool send_publish(const Outgoing& o, uint16_t packet_id, bool dup, FanoutContext* fx);
+  // Topic, payload and forwarded properties (with the remaining Message Expiry Interval).
+  void fill_publish_base(codec::Publish& p, const Message& m, bool resend) const;
   // Sends a QoS 1/2 message in a new inflight slot (caller checked the window).
   void send_in_new_slot(Outgoing&& o, FanoutContext* fx);
   void enqueue(Outgoing&& o);

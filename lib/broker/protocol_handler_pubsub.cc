@@ -266,7 +266,7 @@ void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
       code = rc::kTopicFilterInvalid;
     } else {
       code = broker_->router().unsubscribe(session_->id(), filter) ? rc::kSuccess
-                                                                    : rc::kNoSubscriptionExisted;
+                                                                   : rc::kNoSubscriptionExisted;
     }
     if (v5()) ack.reasons.push_back(code);
   }
@@ -354,7 +354,8 @@ void ProtocolHandler::resend_inflight() {
       undeliverable.push_back(e.packet_id);
     }
   }
-  for (uint16_t id : undeliverable) session_->inflight().erase(id);
+  for (uint16_t id : undeliverable)
+    session_->inflight().erase(id);
   broker_->counters().messages_dropped += undeliverable.size();
 }
 
@@ -362,11 +363,7 @@ bool ProtocolHandler::send_publish(const Outgoing& o, uint16_t packet_id, bool d
                                    FanoutContext* fx) {
   const Message& m = *o.msg;
   const TimeMs t = broker_->now();
-  std::optional<uint32_t> expiry;
-  if (m.expires_at_ms) {
-    if (!dup && m.expired(t)) return false;
-    expiry = std::max<uint32_t>(1, *m.remaining_expiry_s(t));
-  }
+  if (!dup && m.expired(t)) return false;
   const uint32_t limit = cs_.negotiated.max_outbound_packet;
   const bool aliases = cs_.outbound_aliases.maximum() != 0;
   const bool shareable = fx && o.qos == 0 && o.subscription_ids.empty() && !aliases;
@@ -379,37 +376,57 @@ bool ProtocolHandler::send_publish(const Outgoing& o, uint16_t packet_id, bool d
     return true;
   }
 
-  codec::Publish p;
+  // Topic, payload and message properties are the same for every subscriber of a fan-out: they
+  // are copied into one codec::Publish per fan-out, and only the per-subscriber fields below are
+  // rewritten for each encode (a resend builds its own).
+  codec::Publish local;
+  codec::Publish* base = &local;
+  if (fx) {
+    if (!fx->base) fill_publish_base(fx->base.emplace(), m, false);
+    base = &*fx->base;
+  } else {
+    fill_publish_base(local, m, dup);
+  }
+  codec::Publish& p = *base;
   p.dup = dup;
   p.qos = o.qos;
   p.retain = o.retain;
   p.packet_id = packet_id;
-  p.topic = m.topic;
-  p.payload = m.payload;
-  if (v5()) {
-    p.props = m.props;
-    p.props.message_expiry_interval = expiry;
-    p.props.subscription_identifiers = o.subscription_ids;
-  }
+  p.props.subscription_identifiers = o.subscription_ids;
+  p.props.topic_alias.reset();
   if (limit != 0) {
-    const size_t size = codec::encoded_size(p, cs_.version) + (aliases ? kTopicAliasPropertySize : 0);
+    const size_t size =
+        codec::encoded_size(p, cs_.version) + (aliases ? kTopicAliasPropertySize : 0);
     if (size > limit) return false;
   }
+  std::string full_topic;  // holds the topic while an alias replaces it in `p`
   if (aliases) {
     if (auto choice = cs_.outbound_aliases.choose(p.topic)) {
       p.props.topic_alias = choice->alias;
-      if (!choice->send_topic) p.topic.clear();
+      if (!choice->send_topic) full_topic.swap(p.topic);
     }
   }
   ++broker_->counters().messages_sent;
+  std::vector<uint8_t> bytes = codec::encode(p, cs_.version);
+  if (!full_topic.empty()) p.topic.swap(full_topic);
   if (slot) {
-    *slot = std::make_shared<const std::vector<uint8_t>>(codec::encode(p, cs_.version));
+    *slot = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
     broker_->counters().bytes_sent += (*slot)->size();
     stream_.write_shared(*slot);
     return true;
   }
-  send(p);
+  write_frame(bytes);
   return true;
+}
+
+void ProtocolHandler::fill_publish_base(codec::Publish& p, const Message& m, bool resend) const {
+  p.topic = m.topic;
+  p.payload = m.payload;
+  p.props = m.props;  // ignored by the encoder for 3.1.1
+  if (auto left = m.remaining_expiry_s(broker_->now())) {
+    // A resend of a message that expired in flight still says "expires", not "0 = never".
+    p.props.message_expiry_interval = resend ? std::max<uint32_t>(1, *left) : *left;
+  }
 }
 
 }  // namespace mquictt::broker

@@ -32,7 +32,8 @@ void SessionRegistry::erase(SessionId id) {
 }
 
 void SessionRegistry::for_each(const std::function<void(Session&)>& fn) {
-  for (auto& [id, s] : by_id_) fn(*s);
+  for (auto& [id, s] : by_id_)
+    fn(*s);
 }
 
 }  // namespace mquictt::broker

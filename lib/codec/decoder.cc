@@ -1,6 +1,10 @@
 // Frame -> Packet. What is rejected, and with which MQTT 5 reason code (the decoder returns the
-// same code for 3.1.1; the caller maps or just closes). Errors are reported in wire order: the
+// same code for 3.1.1; the caller maps it or just closes). Errors are reported in wire order: the
 // first offending field decides the code; within one field, unreadable beats illegal.
+//
+// Classes follow MQTT 5 §1.2: what cannot be parsed (or the spec names "Malformed") is 0x81;
+// what parses but is not allowed is 0x82, unless the spec names another code. The same choices
+// are written up in tests/data/packets/README.md (the golden catalogue).
 //
 //   rule                                                         3.1.1   5.0    spec
 //   ----------------------------------------------------------- ------- ------ ----------------
@@ -9,40 +13,42 @@
 //   packet type 0; type 15 (AUTH) under 3.1.1                    0x81    0x81   §2.1.2
 //   fixed-header flags: PUBREL/SUBSCRIBE/UNSUBSCRIBE != 0010,    0x81    0x81   §2.1.3
 //     others != 0000 (except PUBLISH)
-//   PUBLISH QoS 3                                                0x81    0x81   §3.3.1.2
-//   PUBLISH DUP=1 with QoS 0 (spec: "MUST be 0"; we call it      0x81    0x81   §3.3.1.1
-//     structural, like the other fixed-header flag rules)
+//   PUBLISH QoS 3                                                0x81    0x81   MQTT-3.3.1-4
+//   PUBLISH DUP=1 with QoS 0 (spec: "MUST be 0", no class; we    0x81    0x81   MQTT-3.3.1-2
+//     treat it like the other fixed-header flag rules)
 //   string not MQTT UTF-8 (topic, client id, user name, will     0x81    0x81   §1.5.4
 //     topic, filters, string properties, user property pairs)
-//   PUBLISH topic contains + or #                                0x90    0x90   §3.3.2.1
-//   PUBLISH empty topic (v5: and no Topic Alias property)        0x81    0x82   §3.3.2.3.4
+//   PUBLISH topic contains + or #                                0x90    0x90   MQTT-3.3.2-2
+//   PUBLISH empty topic (v5: and no Topic Alias property)        0x81    0x82   §3.3.2.1
 //   packet identifier 0 (PUBLISH QoS>0, PUBACK..PUBCOMP,         0x82    0x82   §2.2.1
 //     SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK)
-//   CONNECT protocol name != "MQTT"                              0x84    0x84   §3.1.2.1
-//   CONNECT protocol level not 4 or 5                            0x84    0x84   §3.1.2.2
-//   CONNECT reserved flag (bit 0) set                            0x81    0x81   §3.1.2.3
-//   CONNECT will QoS 3                                           0x81    0x81   §3.1.2.6
-//   CONNECT will flag 0 but will QoS != 0 or will retain 1       0x81    0x81   §3.1.2.6/.7
+//   CONNECT protocol name != "MQTT"                              0x84    0x84   MQTT-3.1.2-1
+//   CONNECT protocol level not 4 or 5                            0x84    0x84   MQTT-3.1.2-2
+//   CONNECT reserved flag (bit 0) set                            0x81    0x81   MQTT-3.1.2-3
+//   CONNECT will QoS 3 (the spec says Malformed)                 0x81    0x81   §3.1.2.6
+//   CONNECT will flag 0 but will QoS != 0 or will retain 1       0x82    0x82   MQTT-3.1.2-11/13
+//     (a "MUST" with no class: the byte parses, so Protocol Error)
 //   CONNECT password flag without user name flag                 0x81    ok     3.1.1 §3.1.2.9
 //   CONNECT empty client id with clean session 0                 0x85    ok     3.1.1 §3.1.3.1
-//   CONNECT will topic not a valid topic name                    0x90    0x90   §3.1.3.3
-//   CONNACK acknowledge flags bits 7..1 set                      0x81    0x81   §3.2.2.1
+//   CONNECT will topic empty or with + / #                       0x90    0x90   §3.1.3.3
+//   CONNACK acknowledge flags bits 7..1 set                      0x81    0x81   MQTT-3.2.2-1
 //   CONNACK session present with non-zero reason                 0x82    0x82   §3.2.2.1.1
-//   CONNACK return code > 5 / reason not a CONNACK reason        0x81    0x81   §3.2.2.2
-//   PUBACK..PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH reason   0x81    0x81   §2.4
-//     not defined for that packet (a value we cannot interpret,
-//     like an unknown property identifier)
-//   3.1.1 SUBACK return code not 0, 1, 2 or 0x80                 0x81    -      3.1.1 §3.9.3
-//   SUBSCRIBE / UNSUBSCRIBE without any entry                    0x81    0x82   §3.8.3 / §3.10.3
-//   SUBACK / UNSUBACK (v5) without any reason code               0x81    0x82   §3.9.3 / §3.11.3
+//   reason / return code not defined for the packet (CONNACK,    0x82    0x82   §2.4 and each
+//     PUBACK..PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH; 3.1.1                packet's "MUST
+//     CONNACK > 5, SUBACK not 0, 1, 2, 0x80): the byte parses,                   use one of"
+//     unlike an unknown property identifier, which cannot be skipped
+//   SUBSCRIBE / UNSUBSCRIBE without any entry                    0x82    0x82   MQTT-3.8.3-3
+//   SUBACK / UNSUBACK (v5) without any reason code               0x82    0x82   §2.4
 //   filter invalid (misplaced # or +, empty, bad $share)         0x8F    0x8F   §4.7 / §4.8.2
-//   3.1.1 subscription QoS byte: upper 6 bits set or QoS 3       0x81    -      3.1.1 §3.8.3.1
-//   v5 subscription options bits 7..6 set                        -       0x81   §3.8.3.1
+//   3.1.1 subscription QoS byte: upper 6 bits set or QoS 3       0x81    -      MQTT-3-8.3-4
+//   v5 subscription options bits 7..6 set                        -       0x81   MQTT-3.8.3-5
 //   v5 subscription Maximum QoS 3 / Retain Handling 3            -       0x82   §3.8.3.1 (the
 //     spec calls both a Protocol Error)
-//   v5 No Local on a shared subscription                         -       0x82   §3.8.3.1
+//   v5 No Local on a shared subscription                         -       0x82   MQTT-3.8.3-4
 //   properties: unknown id / not allowed on the packet / bad     -       0x81   §2.2.2
 //     length; duplicate / out-of-range value                             0x82   (properties.cc)
+//   Topic Alias 0 (the spec names 0x94)                          -       0x94   §3.3.4
+//   AUTH with a property block but no Authentication Method      -       0x82   §3.15.2.2.2
 //   PINGREQ / PINGRESP / 3.1.1 DISCONNECT with a body            0x81    0x81   §3.12 - §3.14
 //   v5 DISCONNECT / AUTH with remaining length 0 -> reason 0x00   -      ok     §3.14.2.1
 //   v5 PUBACK..PUBCOMP with remaining length 2 -> reason 0x00     -      ok     §3.4.2.1
@@ -112,12 +118,6 @@ Result<Properties> read_props(ByteReader& r, bool v5, PropertyContext ctx) {
   return decode_properties(r, ctx);
 }
 
-// 3.1.1 calls an empty SUBSCRIBE/UNSUBSCRIBE a protocol violation without a reason code, and its
-// connection just closes; MQTT 5 names it a Protocol Error.
-Error no_entries(bool v5, const char* detail) {
-  return v5 ? protocol_error(detail) : malformed(detail);
-}
-
 Result<Packet> decode_connect(ByteReader& r) {
   MQ_ASSIGN_OR_RETURN(std::string_view name, r.string());
   if (name != "MQTT") {
@@ -137,7 +137,7 @@ Result<Packet> decode_connect(ByteReader& r) {
   const bool username_flag = flags & 0x80;
   if (will_qos == 3) return malformed("will QoS 3");
   if (!will_flag && (will_qos != 0 || will_retain)) {
-    return malformed("will QoS or will retain set without will flag");
+    return protocol_error("will QoS or will retain set without will flag");
   }
   if (!v5 && password_flag && !username_flag) {
     return malformed("password flag without user name flag");
@@ -187,7 +187,7 @@ Result<Packet> decode_connack(ByteReader& r, bool v5) {
   a.session_present = ack_flags & 0x01;
   MQ_ASSIGN_OR_RETURN(a.reason, r.u8());
   if (v5 ? !one_of(a.reason, kConnAckReasons) : a.reason > rc311::kNotAuthorized) {
-    return malformed("CONNACK reason code not defined");
+    return protocol_error("CONNACK reason code not defined");
   }
   if (a.session_present && a.reason != 0) {
     return protocol_error("CONNACK session present with a non-zero reason code");
@@ -237,7 +237,8 @@ Result<Packet> decode_ack(ByteReader& r, bool v5, const uint8_t (&reasons)[N]) {
   // MQTT 5 short forms (§3.4.2.1, §3.4.2.2.1): no reason -> 0x00, no property length -> none.
   if (v5 && !r.empty()) {
     MQ_ASSIGN_OR_RETURN(a.reason, r.u8());
-    if (!one_of(a.reason, reasons)) return malformed("reason code not defined for this packet");
+    if (!one_of(a.reason, reasons))
+      return protocol_error("reason code not defined for this packet");
     if (!r.empty()) {
       MQ_ASSIGN_OR_RETURN(a.props, decode_properties(r, PropertyContext::kPubAck));
     }
@@ -251,7 +252,7 @@ Result<Packet> decode_subscribe(ByteReader& r, bool v5) {
   auto& s = std::get<Subscribe>(packet);
   MQ_ASSIGN_OR_RETURN(s.packet_id, read_packet_id(r));
   MQ_ASSIGN_OR_RETURN(s.props, read_props(r, v5, PropertyContext::kSubscribe));
-  if (r.empty()) return no_entries(v5, "SUBSCRIBE without topic filters");
+  if (r.empty()) return protocol_error("SUBSCRIBE without topic filters");
   while (!r.empty()) {
     MQ_ASSIGN_OR_RETURN(std::string_view filter, read_utf8(r));
     if (!valid_topic_filter(filter)) return Error{rc::kTopicFilterInvalid, "invalid topic filter"};
@@ -282,11 +283,11 @@ Result<Packet> decode_suback(ByteReader& r, bool v5) {
   auto& a = std::get<SubAck>(packet);
   MQ_ASSIGN_OR_RETURN(a.packet_id, read_packet_id(r));
   MQ_ASSIGN_OR_RETURN(a.props, read_props(r, v5, PropertyContext::kSubAck));
-  if (r.empty()) return no_entries(v5, "SUBACK without reason codes");
+  if (r.empty()) return protocol_error("SUBACK without reason codes");
   auto codes = r.rest();
   for (uint8_t c : codes) {
     if (v5 ? !one_of(c, kSubAckReasons) : !one_of(c, kSubAckReturnCodes311)) {
-      return malformed("SUBACK reason code not defined");
+      return protocol_error("SUBACK reason code not defined");
     }
   }
   a.reasons.assign(codes.begin(), codes.end());
@@ -298,7 +299,7 @@ Result<Packet> decode_unsubscribe(ByteReader& r, bool v5) {
   auto& u = std::get<Unsubscribe>(packet);
   MQ_ASSIGN_OR_RETURN(u.packet_id, read_packet_id(r));
   MQ_ASSIGN_OR_RETURN(u.props, read_props(r, v5, PropertyContext::kUnsubscribe));
-  if (r.empty()) return no_entries(v5, "UNSUBSCRIBE without topic filters");
+  if (r.empty()) return protocol_error("UNSUBSCRIBE without topic filters");
   while (!r.empty()) {
     MQ_ASSIGN_OR_RETURN(std::string_view filter, read_utf8(r));
     if (!valid_topic_filter(filter)) return Error{rc::kTopicFilterInvalid, "invalid topic filter"};
@@ -313,10 +314,10 @@ Result<Packet> decode_unsuback(ByteReader& r, bool v5) {
   MQ_ASSIGN_OR_RETURN(a.packet_id, read_packet_id(r));
   if (v5) {
     MQ_ASSIGN_OR_RETURN(a.props, decode_properties(r, PropertyContext::kUnsubAck));
-    if (r.empty()) return no_entries(v5, "UNSUBACK without reason codes");
+    if (r.empty()) return protocol_error("UNSUBACK without reason codes");
     auto codes = r.rest();
     for (uint8_t c : codes) {
-      if (!one_of(c, kUnsubAckReasons)) return malformed("UNSUBACK reason code not defined");
+      if (!one_of(c, kUnsubAckReasons)) return protocol_error("UNSUBACK reason code not defined");
     }
     a.reasons.assign(codes.begin(), codes.end());
   }
@@ -331,7 +332,8 @@ Result<Packet> decode_reason_and_props(ByteReader& r, PropertyContext ctx,
   T d;
   if (!r.empty()) {
     MQ_ASSIGN_OR_RETURN(d.reason, r.u8());
-    if (!one_of(d.reason, reasons)) return malformed("reason code not defined for this packet");
+    if (!one_of(d.reason, reasons))
+      return protocol_error("reason code not defined for this packet");
     if (!r.empty()) {
       MQ_ASSIGN_OR_RETURN(d.props, decode_properties(r, ctx));
     }

@@ -197,7 +197,11 @@ Result<void> read_value(ByteReader& r, uint8_t id, Properties& p) {
       return ok();
     }
     case prop::kTopicAlias: {
-      MQ_ASSIGN_OR_RETURN(p.topic_alias, read_nonzero_u16(r, "Topic Alias 0"));
+      MQ_ASSIGN_OR_RETURN(uint16_t v, r.u16());
+      // MQTT 5 §3.3.4 names the code: "A Topic Alias value of 0 ... is a Protocol Error, the
+      // receiver uses DISCONNECT with Reason Code of 0x94 (Topic Alias invalid)".
+      if (v == 0) return Error{rc::kTopicAliasInvalid, "Topic Alias 0"};
+      p.topic_alias = v;
       return ok();
     }
     case prop::kMaximumQos: {
@@ -283,6 +287,11 @@ Result<Properties> decode_properties(ByteReader& r, PropertyContext ctx) {
   // MQTT 5 §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
   if (ctx == C::kConnect && p.authentication_data && !p.authentication_method) {
     return Error{rc::kProtocolError, "Authentication Data without Authentication Method"};
+  }
+  // MQTT 5 §3.15.2.2.2: an AUTH that has a property block must name the method. (An AUTH with
+  // remaining length 0 or 1 has no block; decode() does not call us for it.)
+  if (ctx == C::kAuth && !p.authentication_method) {
+    return Error{rc::kProtocolError, "AUTH without Authentication Method"};
   }
   return p;
 }

@@ -7,6 +7,9 @@
 //   - values in range (bytes that must be 0/1, Receive Maximum,
 //     Maximum Packet Size, Topic Alias, Subscription Id != 0)  -> 0x82 Protocol Error
 //   - strings are valid MQTT UTF-8, lengths fit the block      -> 0x81 Malformed Packet
+//   except where the spec names the code: Topic Alias 0 -> 0x94 Topic Alias invalid (§3.3.4).
+// Per-packet rules checked here too (0x82): CONNECT Authentication Data without Authentication
+// Method; AUTH property block without Authentication Method; Response Topic not a topic name.
 // User Properties keep their wire order; Subscription Identifier may repeat only in PUBLISH.
 
 #include <cstdint>

@@ -316,7 +316,9 @@ std::set<std::string> read_map(Reader& r, const Item& item, std::span<const Fiel
     return item.path.empty() ? key : item.path + "." + key;
   };
   for (auto it = item.node.begin(); it != item.node.end(); ++it) {
-    const YAML::Node& key_node = it->first;
+    // Copies, not references: yaml-cpp's iterator hands out a temporary proxy pair.
+    const YAML::Node key_node = it->first;
+    const YAML::Node value_node = it->second;
     SourceMark key_mark = to_mark(key_node.Mark());
     if (!key_node.IsScalar()) {
       r.error(key_mark, item.path, "keys must be plain strings, got " + describe(key_node));
@@ -347,8 +349,8 @@ std::set<std::string> read_map(Reader& r, const Item& item, std::span<const Fiel
     }
     // An empty value ("key:") gets the position of whatever follows it from yaml-cpp, which
     // would point at the wrong line; the key's position is the useful one.
-    SourceMark value_mark = it->second.IsNull() ? SourceMark{} : to_mark(it->second.Mark());
-    Item child{it->second, path, value_mark.line > 0 ? value_mark : key_mark};
+    SourceMark value_mark = value_node.IsNull() ? SourceMark{} : to_mark(value_node.Mark());
+    Item child{value_node, path, value_mark.line > 0 ? value_mark : key_mark};
     r.remember(child);
     field->read(r, child, target);
   }
@@ -542,7 +544,7 @@ void read_listeners(Reader& r, const Item& item, Config& c) {
                    "127.0.0.1:1883)");
   }
   for (size_t idx = 0; idx < item.node.size(); ++idx) {
-    const YAML::Node& entry = item.node[idx];
+    const YAML::Node entry = item.node[idx];
     SourceMark mark = to_mark(entry.Mark());
     Item li{entry, item.path + "[" + std::to_string(idx) + "]", mark.line > 0 ? mark : item.mark};
     r.remember(li);

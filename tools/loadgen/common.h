@@ -17,7 +17,9 @@ inline int64_t now_ns() {
 inline constexpr int64_t kNsPerSec = 1'000'000'000;
 inline constexpr int64_t kNsPerMs = 1'000'000;
 
-inline int64_t seconds_to_ns(double s) { return static_cast<int64_t>(s * 1e9); }
+inline int64_t seconds_to_ns(double s) {
+  return static_cast<int64_t>(s * 1e9);
+}
 
 // Lifecycle of a run, driven by the main thread and observed by the workers.
 enum class Phase : int {

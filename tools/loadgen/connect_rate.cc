@@ -254,7 +254,8 @@ void Worker::run() {
     int64_t timeout = kIdleWaitNs;
     if (phase == Phase::kRun) {
       if (shared_.idle) {
-        while (handshaking_ < parallel_ && next_idle_ < slots_.size()) start(next_idle_++, now);
+        while (handshaking_ < parallel_ && next_idle_ < slots_.size())
+          start(next_idle_++, now);
       } else if (now < shared_.t_end) {
         for (size_t si = 0; si < slots_.size(); ++si) {
           Slot& s = slots_[si];
@@ -305,15 +306,18 @@ struct Pool {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   void start() {
-    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+    for (auto& w : workers)
+      threads.emplace_back([&w] { w->run(); });
   }
   void wake_all() {
-    for (auto& w : workers) w->wake();
+    for (auto& w : workers)
+      w->wake();
   }
   void stop(Shared& shared) {
     shared.phase.store(Phase::kStop, std::memory_order_release);
     wake_all();
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+      t.join();
     threads.clear();
   }
 };

@@ -30,7 +30,8 @@ uint64_t Histogram::bucket_middle(size_t index) {
 }
 
 void Histogram::merge(const Histogram& other) {
-  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  for (size_t i = 0; i < counts_.size(); ++i)
+    counts_[i] += other.counts_[i];
   count_ += other.count_;
   sum_ += other.sum_;
   max_ = std::max(max_, other.max_);

@@ -13,7 +13,9 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_signal(int) { g_interrupted.store(true); }
+void on_signal(int) {
+  g_interrupted.store(true);
+}
 
 }  // namespace
 

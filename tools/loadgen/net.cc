@@ -109,7 +109,9 @@ void Poller::modify(int fd, uint32_t events, uint64_t tag) {
   ::epoll_ctl(fd_, EPOLL_CTL_MOD, fd, &ev);
 }
 
-void Poller::remove(int fd) { ::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void Poller::remove(int fd) {
+  ::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 int Poller::wait(std::span<epoll_event> events, int64_t timeout_ns) {
   int n = -1;

@@ -80,7 +80,9 @@ class Conn {
 
   std::vector<uint8_t>& out() { return out_; }
   size_t pending() const { return out_.size() - out_off_; }
-  void append(std::span<const uint8_t> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void append(std::span<const uint8_t> bytes) {
+    out_.insert(out_.end(), bytes.begin(), bytes.end());
+  }
 
   // Sends pending bytes until done or the socket is full; keeps EPOLLOUT registered exactly
   // while bytes are left. Returns false if the connection failed.

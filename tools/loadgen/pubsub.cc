@@ -56,7 +56,8 @@ Topology make_topology(const Options& o) {
       for (int i = 0; i < o.publishers; ++i) {
         t.pub_topics.push_back(o.wildcard ? pre + "/in/" + std::to_string(i) : pre + "/in");
       }
-      t.sub_filters.assign(static_cast<size_t>(o.subscribers), o.wildcard ? pre + "/in/+" : pre + "/in");
+      t.sub_filters.assign(static_cast<size_t>(o.subscribers),
+                           o.wildcard ? pre + "/in/+" : pre + "/in");
       t.fanout = static_cast<uint32_t>(o.subscribers);
       break;
     case Scenario::kFanOut:
@@ -245,8 +246,10 @@ Worker::Worker(Shared& shared, int index)
   std::string base = "lg" + std::to_string(::getpid()) + "-";
   // Subscribers first, so most of them are subscribed before publishers connect.
   size_t n_slots = 0;
-  for (size_t i = me; i < n_subs; i += threads) ++n_slots;
-  for (size_t i = me; i < n_pubs; i += threads) ++n_slots;
+  for (size_t i = me; i < n_subs; i += threads)
+    ++n_slots;
+  for (size_t i = me; i < n_pubs; i += threads)
+    ++n_slots;
   slots_ = std::vector<Slot>(n_slots);
   size_t si = 0;
   for (size_t i = me; i < n_subs; i += threads, ++si) {
@@ -318,7 +321,8 @@ void Worker::lost(size_t si, const char* why) {
   bool during_setup = s.state != State::kReady;
   s.conn.close();
   s.state = State::kClosed;
-  std::string msg = std::string(s.publisher ? "publisher " : "subscriber ") + s.client_id + ": " + why;
+  std::string msg =
+      std::string(s.publisher ? "publisher " : "subscriber ") + s.client_id + ": " + why;
   if (during_setup) {
     shared_.fail(msg);
   } else if (shared_.phase.load(std::memory_order_relaxed) != Phase::kStop) {
@@ -393,7 +397,7 @@ void Worker::handle_frame(size_t si, std::span<const uint8_t> frame, int64_t now
         return;
       }
       on_publish(s, frame, now);
-      mark_dirty(si);
+      if (opt_.qos > 0) mark_dirty(si);  // an ack was appended
       return;
     case PacketType::kPubAck:
     case PacketType::kPubComp:
@@ -466,8 +470,8 @@ void Worker::on_handshake_frame(size_t si, std::span<const uint8_t> frame) {
       s.state = State::kReady;
       shared_.ready.fetch_add(1);
     } else {
-      s.conn.append(encode_subscribe(1, shared_.topo.sub_filters[subs_[s.local].id], opt_.qos,
-                                     opt_.version));
+      s.conn.append(
+          encode_subscribe(1, shared_.topo.sub_filters[subs_[s.local].id], opt_.qos, opt_.version));
       mark_dirty(si);
       s.state = State::kWaitSubAck;
     }
@@ -669,7 +673,8 @@ void Worker::run() {
     if (phase == Phase::kSetup) start_connects();
     more = false;
     if (phase == Phase::kRun) {
-      for (Pub& p : pubs_) more |= pump(p, now);
+      for (Pub& p : pubs_)
+        more |= pump(p, now);
     }
     flush_dirty();
     live_sent.store(stats.sent_total, std::memory_order_relaxed);
@@ -687,8 +692,8 @@ void Worker::run() {
     int n = poller_.wait(events, timeout);
     sleeping.store(false, std::memory_order_relaxed);
     now = now_ns();
-    for (int i = 0; i < n; ++i) on_event(events[static_cast<size_t>(i)].data.u64,
-                                          events[static_cast<size_t>(i)].events, now);
+    for (int i = 0; i < n; ++i)
+      on_event(events[static_cast<size_t>(i)].data.u64, events[static_cast<size_t>(i)].events, now);
     flush_dirty();
     if (!touched_.empty()) flush_receipts();
   }
@@ -728,11 +733,14 @@ Report run_pubsub(const Options& opt) {
   }
 
   std::vector<std::thread> threads;
-  for (auto& w : shared.workers) threads.emplace_back([&w] { w->run(); });
+  for (auto& w : shared.workers)
+    threads.emplace_back([&w] { w->run(); });
   auto stop = [&] {
     shared.phase.store(Phase::kStop, std::memory_order_release);
-    for (auto& w : shared.workers) w->wake();
-    for (auto& t : threads) t.join();
+    for (auto& w : shared.workers)
+      w->wake();
+    for (auto& t : threads)
+      t.join();
   };
 
   int total = r.publishers + r.subscribers;
@@ -742,10 +750,10 @@ Report run_pubsub(const Options& opt) {
   }
   if (shared.failed.load() || shared.ready.load() < total) {
     stop();
-    r.error = shared.failed.load() ? shared.first_error
-                                   : "timed out waiting for " +
-                                         std::to_string(total - shared.ready.load()) +
-                                         " of " + std::to_string(total) + " connections";
+    r.error = shared.failed.load()
+                  ? shared.first_error
+                  : "timed out waiting for " + std::to_string(total - shared.ready.load()) +
+                        " of " + std::to_string(total) + " connections";
     return r;
   }
 
@@ -753,7 +761,8 @@ Report run_pubsub(const Options& opt) {
   shared.t_measure = shared.t_start + seconds_to_ns(opt.warmup_s);
   shared.t_end = shared.t_measure + seconds_to_ns(opt.duration_s);
   shared.phase.store(Phase::kRun, std::memory_order_release);
-  for (auto& w : shared.workers) w->wake();
+  for (auto& w : shared.workers)
+    w->wake();
 
   sleep_until_ns(shared.t_measure);
   double cpu0 = self_cpu_seconds();
@@ -818,7 +827,8 @@ Report run_pubsub(const Options& opt) {
   r.expected = r.sent_total * r.fanout;
   uint64_t unique = r.received_total - r.duplicates;
   r.lost = r.expected > unique ? r.expected - unique : 0;
-  for (auto& e : samples) r.notes.push_back("error: " + e);
+  for (auto& e : samples)
+    r.notes.push_back("error: " + e);
   if (r.stalls > 0) {
     r.notes.push_back(std::to_string(r.stalls) +
                       " e2e window(s) written off after 1 s without delivery (lost messages)");

@@ -11,8 +11,12 @@ const char* version_name(const Options& o) {
   return o.version == codec::ProtocolVersion::kV5 ? "5" : "3.1.1";
 }
 
-double per_s(uint64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0; }
-double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double per_s(uint64_t n, double s) {
+  return s > 0 ? static_cast<double>(n) / s : 0;
+}
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 std::string json_escape(const std::string& s) {
   std::string out;
@@ -82,9 +86,8 @@ void print_json(const Report& r) {
         static_cast<unsigned long long>(r.connect_failures),
         static_cast<unsigned long long>(r.close_timeouts));
   } else {
-    std::printf(",\"connections\":%d,\"connections_up\":%llu,\"connect_all_s\":%.3f",
-                o.connections, static_cast<unsigned long long>(r.connections_up),
-                r.connect_all_s);
+    std::printf(",\"connections\":%d,\"connections_up\":%llu,\"connect_all_s\":%.3f", o.connections,
+                static_cast<unsigned long long>(r.connections_up), r.connect_all_s);
     if (r.rss_before_kb >= 0 && r.rss_after_kb >= 0) {
       double per_conn = r.connections_up ? static_cast<double>(r.rss_after_kb - r.rss_before_kb) *
                                                1024.0 / static_cast<double>(r.connections_up)
@@ -94,7 +97,7 @@ void print_json(const Report& r) {
                   per_conn);
     }
   }
-  std::printf(",\"loadgen_cpu_pct\":%.1f", r.loadgen_cpu_pct);
+  if (r.loadgen_cpu_pct >= 0) std::printf(",\"loadgen_cpu_pct\":%.1f", r.loadgen_cpu_pct);
   if (r.broker_cpu_pct >= 0) std::printf(",\"broker_cpu_pct\":%.1f", r.broker_cpu_pct);
   std::printf(",\"errors\":%llu", static_cast<unsigned long long>(r.errors));
   if (o.verify) {
@@ -132,7 +135,9 @@ std::string f4(double v) {
   std::snprintf(buf, sizeof buf, "%.4f", v);
   return buf;
 }
-double d(uint64_t v) { return static_cast<double>(v); }
+double d(uint64_t v) {
+  return static_cast<double>(v);
+}
 
 void print_table(const Report& r) {
   const Options& o = r.opt;
@@ -149,7 +154,11 @@ void print_table(const Report& r) {
     std::snprintf(head, sizeof head, "%s: MQTT %s", scenario_name(o.scenario), version_name(o));
   }
   std::printf("%s\n", head);
-  row("measured", f2(r.measured_s) + " s (warmup " + f2(o.warmup_s) + " s)");
+  if (o.scenario == Scenario::kIdle) {
+    row("held", f2(r.measured_s) + " s");
+  } else {
+    row("measured", f2(r.measured_s) + " s (warmup " + f2(o.warmup_s) + " s)");
+  }
   if (is_pubsub(o.scenario)) {
     if (o.rate > 0) row("target", f0(o.rate) + " msgs/s");
     row("window", f0(r.window) + " messages per publisher");
@@ -160,8 +169,8 @@ void print_table(const Report& r) {
     row("latency p99.9/max",
         f1(us(r.latency_ns.percentile(99.9))) + " / " + f1(us(r.latency_ns.max())) + " us");
     double loss_pct = r.expected ? 100.0 * d(r.lost) / d(r.expected) : 0.0;
-    row("loss", f0(d(r.lost)) + " of " + f0(d(r.expected)) + " deliveries (" + f4(loss_pct) +
-                    " %)");
+    row("loss",
+        f0(d(r.lost)) + " of " + f0(d(r.expected)) + " deliveries (" + f4(loss_pct) + " %)");
     if (r.duplicates) row("duplicates", f0(d(r.duplicates)));
     if (o.qos > 0) {
       row(o.qos == 1 ? "PUBACKs" : "PUBCOMPs", f0(per_s(r.acks_window, r.measured_s)) + " /s");
@@ -179,16 +188,17 @@ void print_table(const Report& r) {
     if (r.rss_before_kb >= 0 && r.rss_after_kb >= 0) {
       row("broker RSS", f0(d(static_cast<uint64_t>(r.rss_before_kb))) + " KiB -> " +
                             f0(d(static_cast<uint64_t>(r.rss_after_kb))) + " KiB");
-      row("RSS per conn", f0(static_cast<double>(r.rss_after_kb - r.rss_before_kb) * 1024.0 /
-                             d(r.connections_up)) +
-                              " bytes");
+      row("RSS per conn",
+          f0(static_cast<double>(r.rss_after_kb - r.rss_before_kb) * 1024.0 / d(r.connections_up)) +
+              " bytes");
     }
   }
-  row("loadgen CPU", f0(r.loadgen_cpu_pct) + " %");
+  if (r.loadgen_cpu_pct >= 0) row("loadgen CPU", f0(r.loadgen_cpu_pct) + " %");
   if (r.broker_cpu_pct >= 0) row("broker CPU", f0(r.broker_cpu_pct) + " %");
   if (r.errors) row("errors", f0(d(r.errors)));
   if (o.verify) row("verify failures", f0(d(r.verify_failures)));
-  for (const auto& n : r.notes) row("note", n);
+  for (const auto& n : r.notes)
+    row("note", n);
 }
 
 }  // namespace

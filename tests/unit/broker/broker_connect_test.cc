@@ -122,7 +122,8 @@ TEST_F(ConnectTest, MalformedV311ConnectJustCloses) {
 
 TEST_F(ConnectTest, ConnectSplitAcrossReadsByteByByte) {
   auto c = open();
-  for (uint8_t b : hex(connect_v4('1'))) c->send_bytes(std::span(&b, 1));
+  for (uint8_t b : hex(connect_v4('1')))
+    c->send_bytes(std::span(&b, 1));
   EXPECT_EQ(c->recv(), norm(kConnAckV4));
 }
 

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 
 #include "broker/broker.h"
 #include "broker/byte_stream.h"
+#include "log/log.h"
 #include "util/clock.h"
 
 namespace mquictt::broker::test {
@@ -27,8 +29,9 @@ inline std::vector<uint8_t> hex(std::string_view s) {
   int hi = -1;
   for (char c : s) {
     if (std::isspace(static_cast<unsigned char>(c))) continue;
-    int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                                                       : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+    int v = std::isdigit(static_cast<unsigned char>(c))
+                ? c - '0'
+                : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
     if (v < 0 || v > 15) throw std::invalid_argument("bad hex");
     if (hi < 0) {
       hi = v;
@@ -53,7 +56,9 @@ inline std::string to_hex(std::span<const uint8_t> b) {
 }
 
 // Normalises a hex literal to the to_hex() form, so expectations can be written with any spacing.
-inline std::string norm(std::string_view s) { return to_hex(hex(s)); }
+inline std::string norm(std::string_view s) {
+  return to_hex(hex(s));
+}
 
 // Hex of a string's bytes ("a/b" -> "61 2f 62").
 inline std::string str_hex(std::string_view s) {
@@ -131,7 +136,11 @@ class BrokerTest : public ::testing::Test {
     return c;
   }
 
-  void SetUp() override { config = plain_config(); }
+  void SetUp() override {
+    config = plain_config();
+    // Quiet unless asked for: MQUICTT_TEST_LOG=1 shows the broker's log lines.
+    if (!std::getenv("MQUICTT_TEST_LOG")) log::set_level(spdlog::level::off);
+  }
 
   Broker& broker() {
     if (!broker_) broker_ = std::make_unique<Broker>(config, clock);
@@ -184,10 +193,19 @@ inline std::string connect_v5(char n, bool clean = true, std::string_view props 
                               uint16_t keep_alive = 60) {
   const std::vector<uint8_t> p = hex(props);
   const size_t remaining = 10 + 1 + p.size() + 4;
-  std::vector<uint8_t> f = {0x10, static_cast<uint8_t>(remaining), 0, 4, 'M', 'Q', 'T', 'T', 5,
+  std::vector<uint8_t> f = {0x10,
+                            static_cast<uint8_t>(remaining),
+                            0,
+                            4,
+                            'M',
+                            'Q',
+                            'T',
+                            'T',
+                            5,
                             static_cast<uint8_t>(clean ? 0x02 : 0x00),
                             static_cast<uint8_t>(keep_alive >> 8),
-                            static_cast<uint8_t>(keep_alive), static_cast<uint8_t>(p.size())};
+                            static_cast<uint8_t>(keep_alive),
+                            static_cast<uint8_t>(p.size())};
   f.insert(f.end(), p.begin(), p.end());
   f.insert(f.end(), {0, 2, 'c', static_cast<uint8_t>(n)});
   return to_hex(f);

@@ -416,7 +416,7 @@ TEST(DecodeErrors, PublishTopicName) {
 }
 
 TEST(DecodeErrors, PublishProperties) {
-  EXPECT_EQ(err(frame(0x30, "00 01 61 03 23 00 00"), k5), 0x82) << "Topic Alias 0";
+  EXPECT_EQ(err(frame(0x30, "00 01 61 03 23 00 00"), k5), 0x94) << "Topic Alias 0";
   EXPECT_EQ(err(frame(0x30, "00 01 61 05 11 00 00 00 01"), k5), 0x81) << "Session Expiry";
   EXPECT_EQ(err(frame(0x30, "00 01 61 05 01"), k5), 0x81) << "length past the end";
   EXPECT_EQ(err(frame(0x30, "00 01 61"), k5), 0x81) << "no property length";
@@ -455,9 +455,9 @@ TEST(DecodeErrors, ConnectFlags) {
     EXPECT_EQ(err(connect("01", "00 01 63"), v), 0x81) << "reserved bit";
     std::string will = (v == k5 ? "00 " : "") + std::string("00 01 74 00 00");
     EXPECT_EQ(err(connect("1e", "00 01 63 " + will), v), 0x81) << "will QoS 3";
-    EXPECT_EQ(err(connect("0a", "00 01 63"), v), 0x81) << "will QoS 1 without will flag";
-    EXPECT_EQ(err(connect("12", "00 01 63"), v), 0x81) << "will QoS 2 without will flag";
-    EXPECT_EQ(err(connect("22", "00 01 63"), v), 0x81) << "will retain without will flag";
+    EXPECT_EQ(err(connect("0a", "00 01 63"), v), 0x82) << "will QoS 1 without will flag";
+    EXPECT_EQ(err(connect("12", "00 01 63"), v), 0x82) << "will QoS 2 without will flag";
+    EXPECT_EQ(err(connect("22", "00 01 63"), v), 0x82) << "will retain without will flag";
     EXPECT_EQ(err(connect("82", "00 01 63"), v), 0x81) << "user name flag, no user name";
     EXPECT_EQ(err(connect("c2", "00 01 63 00 01 75"), v), 0x81) << "password flag, no password";
     EXPECT_EQ(err(connect("06", "00 01 63"), v), 0x81) << "will flag, no will";
@@ -527,13 +527,13 @@ TEST(DecodeErrors, ConnAck) {
     EXPECT_EQ(err(frame(0x20, "80 00" + props), v), 0x81) << "reserved ack flag bit 7";
     EXPECT_EQ(err(frame(0x20, "00"), v), 0x81) << "no return code";
   }
-  EXPECT_EQ(err("20 02 00 06", k4), 0x81) << "3.1.1 return code 6";
-  EXPECT_EQ(err("20 02 00 80", k4), 0x81) << "3.1.1 return code 0x80";
+  EXPECT_EQ(err("20 02 00 06", k4), 0x82) << "3.1.1 return code 6";
+  EXPECT_EQ(err("20 02 00 80", k4), 0x82) << "3.1.1 return code 0x80";
   EXPECT_EQ(err("20 02 01 01", k4), 0x82) << "3.1.1 session present with refusal";
   EXPECT_EQ(err("20 03 00 00 00", k4), 0x81) << "3.1.1 trailing byte";
   EXPECT_EQ(err("20 03 01 80 00", k5), 0x82) << "session present with 0x80";
-  EXPECT_EQ(err("20 03 00 01 00", k5), 0x81) << "0x01 is not a CONNACK reason";
-  EXPECT_EQ(err("20 03 00 8b 00", k5), 0x81) << "0x8b is not a CONNACK reason";
+  EXPECT_EQ(err("20 03 00 01 00", k5), 0x82) << "0x01 is not a CONNACK reason";
+  EXPECT_EQ(err("20 03 00 8b 00", k5), 0x82) << "0x8b is not a CONNACK reason";
   EXPECT_EQ(err("20 02 00 00", k5), 0x81) << "no property length";
   EXPECT_EQ(err(frame(0x20, "00 00 02 24 02"), k5), 0x82) << "Maximum QoS 2";
   EXPECT_EQ(err(frame(0x20, "00 00 03 23 00 01"), k5), 0x81) << "Topic Alias in CONNACK";
@@ -561,10 +561,10 @@ TEST(DecodeErrors, AckPacketIdentifierZeroAndLength) {
 }
 
 TEST(DecodeErrors, AckReasonCodes) {
-  EXPECT_EQ(err("40 03 00 01 92", k5), 0x81) << "0x92 is not a PUBACK reason";
-  EXPECT_EQ(err("50 03 00 01 01", k5), 0x81) << "0x01 is not a PUBREC reason";
-  EXPECT_EQ(err("62 03 00 01 10", k5), 0x81) << "0x10 is not a PUBREL reason";
-  EXPECT_EQ(err("70 03 00 01 80", k5), 0x81) << "0x80 is not a PUBCOMP reason";
+  EXPECT_EQ(err("40 03 00 01 92", k5), 0x82) << "0x92 is not a PUBACK reason";
+  EXPECT_EQ(err("50 03 00 01 01", k5), 0x82) << "0x01 is not a PUBREC reason";
+  EXPECT_EQ(err("62 03 00 01 10", k5), 0x82) << "0x10 is not a PUBREL reason";
+  EXPECT_EQ(err("70 03 00 01 80", k5), 0x82) << "0x80 is not a PUBCOMP reason";
   EXPECT_EQ(err("40 07 00 01 00 03 23 00 01", k5), 0x81) << "Topic Alias in PUBACK";
   EXPECT_EQ(err("40 05 00 01 00 05 1f", k5), 0x81) << "properties past the end";
   EXPECT_EQ(err("40 09 00 01 00 04 1f 00 01 78 00", k5), 0x81) << "trailing byte";
@@ -574,7 +574,7 @@ TEST(DecodeErrors, AckReasonCodes) {
 // SUBSCRIBE
 
 TEST(DecodeErrors, SubscribeStructure) {
-  EXPECT_EQ(err("82 02 00 0a", k4), 0x81) << "no entries, 3.1.1";
+  EXPECT_EQ(err("82 02 00 0a", k4), 0x82) << "no entries, 3.1.1 (\"protocol violation\")";
   EXPECT_EQ(err("82 03 00 0a 00", k5), 0x82) << "no entries, 5";
   EXPECT_EQ(err("82 02 00 0a", k5), 0x81) << "no property length";
   EXPECT_EQ(err(frame(0x82, "00 00 00 01 61 00"), k4), 0x82) << "packet id 0";
@@ -582,7 +582,7 @@ TEST(DecodeErrors, SubscribeStructure) {
   EXPECT_EQ(err(frame(0x82, "00 0a 00 01 61"), k4), 0x81) << "options byte missing";
   EXPECT_EQ(err(frame(0x82, "00 0a 00 01 61 00 00"), k4), 0x81) << "half an entry";
   EXPECT_EQ(err(frame(0x82, "00 0a 00 01 ff 00"), k4), 0x81) << "filter 0xff";
-  EXPECT_EQ(err(frame(0x82, "00 0a 00 00 02 0b 01 0b 02 00 01 61 00"), k5), 0x82)
+  EXPECT_EQ(err(frame(0x82, "00 0a 04 0b 01 0b 02 00 01 61 00"), k5), 0x82)
       << "two Subscription Identifiers";
   EXPECT_EQ(err(frame(0x82, "00 0a 02 0b 00 00 01 61 00"), k5), 0x82) << "Subscription Id 0";
   EXPECT_EQ(err(frame(0x82, "00 0a 03 23 00 01 00 01 61 00"), k5), 0x81) << "Topic Alias";
@@ -638,12 +638,12 @@ TEST(DecodeErrors, SubscribeOptionsV5) {
 // SUBACK, UNSUBSCRIBE, UNSUBACK
 
 TEST(DecodeErrors, SubAck) {
-  EXPECT_EQ(err("90 03 00 0a 03", k4), 0x81) << "3.1.1 return code 3";
-  EXPECT_EQ(err("90 03 00 0a 81", k4), 0x81) << "3.1.1 return code 0x81";
-  EXPECT_EQ(err("90 03 00 0a 97", k4), 0x81) << "v5-only code in 3.1.1";
-  EXPECT_EQ(err("90 04 00 0a 03 00", k5), 0x81) << "0x03 is not a SUBACK reason";
-  EXPECT_EQ(err("90 04 00 0a 00 10", k5), 0x81) << "0x10 is not a SUBACK reason";
-  EXPECT_EQ(err("90 02 00 0a", k4), 0x81) << "no return codes, 3.1.1";
+  EXPECT_EQ(err("90 03 00 0a 03", k4), 0x82) << "3.1.1 return code 3";
+  EXPECT_EQ(err("90 03 00 0a 81", k4), 0x82) << "3.1.1 return code 0x81";
+  EXPECT_EQ(err("90 03 00 0a 97", k4), 0x82) << "v5-only code in 3.1.1";
+  EXPECT_EQ(err("90 04 00 0a 00 03", k5), 0x82) << "0x03 is not a SUBACK reason";
+  EXPECT_EQ(err("90 04 00 0a 00 10", k5), 0x82) << "0x10 is not a SUBACK reason";
+  EXPECT_EQ(err("90 02 00 0a", k4), 0x82) << "no return codes, 3.1.1";
   EXPECT_EQ(err("90 03 00 0a 00", k5), 0x82) << "no reason codes, 5";
   EXPECT_EQ(err("90 03 00 00 00", k4), 0x82) << "packet id 0";
   EXPECT_EQ(err("90 04 00 00 00 00", k5), 0x82) << "packet id 0";
@@ -651,7 +651,7 @@ TEST(DecodeErrors, SubAck) {
 }
 
 TEST(DecodeErrors, Unsubscribe) {
-  EXPECT_EQ(err("a2 02 00 0b", k4), 0x81) << "no filters, 3.1.1";
+  EXPECT_EQ(err("a2 02 00 0b", k4), 0x82) << "no filters, 3.1.1";
   EXPECT_EQ(err("a2 03 00 0b 00", k5), 0x82) << "no filters, 5";
   EXPECT_EQ(err("a2 05 00 00 00 01 61", k4), 0x82) << "packet id 0";
   EXPECT_EQ(err("a2 06 00 00 00 00 01 61", k5), 0x82) << "packet id 0";
@@ -667,8 +667,8 @@ TEST(DecodeErrors, UnsubAck) {
   EXPECT_EQ(err("b0 02 00 00", k4), 0x82) << "packet id 0";
   EXPECT_EQ(err("b0 04 00 00 00 00", k5), 0x82) << "packet id 0";
   EXPECT_EQ(err("b0 03 00 0b 00", k5), 0x82) << "no reason codes";
-  EXPECT_EQ(err("b0 04 00 0b 00 01", k5), 0x81) << "0x01 is not an UNSUBACK reason";
-  EXPECT_EQ(err("b0 04 00 0b 00 10", k5), 0x81) << "0x10 is not an UNSUBACK reason";
+  EXPECT_EQ(err("b0 04 00 0b 00 01", k5), 0x82) << "0x01 is not an UNSUBACK reason";
+  EXPECT_EQ(err("b0 04 00 0b 00 10", k5), 0x82) << "0x10 is not an UNSUBACK reason";
   EXPECT_EQ(err("b0 02 00 0b", k5), 0x81) << "no property length";
   EXPECT_EQ(must_as<UnsubAck>(frame(0xb0, "00 0b 00 00 11 80 83 87 8f 91"), k5).reasons.size(), 7u);
 }
@@ -677,9 +677,9 @@ TEST(DecodeErrors, UnsubAck) {
 // DISCONNECT, AUTH
 
 TEST(DecodeErrors, DisconnectV5) {
-  EXPECT_EQ(err("e0 01 01", k5), 0x81) << "0x01 is not a DISCONNECT reason";
-  EXPECT_EQ(err("e0 01 18", k5), 0x81) << "0x18 is not a DISCONNECT reason";
-  EXPECT_EQ(err("e0 01 84", k5), 0x81) << "0x84 is not a DISCONNECT reason";
+  EXPECT_EQ(err("e0 01 01", k5), 0x82) << "0x01 is not a DISCONNECT reason";
+  EXPECT_EQ(err("e0 01 18", k5), 0x82) << "0x18 is not a DISCONNECT reason";
+  EXPECT_EQ(err("e0 01 84", k5), 0x82) << "0x84 is not a DISCONNECT reason";
   EXPECT_EQ(err("e0 03 00 05 1f", k5), 0x81) << "properties past the end";
   EXPECT_EQ(err("e0 05 00 03 23 00 01", k5), 0x81) << "Topic Alias in DISCONNECT";
   EXPECT_EQ(err("e0 03 00 00 00", k5), 0x81) << "trailing byte";
@@ -691,11 +691,16 @@ TEST(DecodeErrors, DisconnectV5) {
 }
 
 TEST(DecodeErrors, AuthV5) {
-  EXPECT_EQ(err("f0 01 01", k5), 0x81) << "0x01 is not an AUTH reason";
-  EXPECT_EQ(err("f0 01 80", k5), 0x81) << "0x80 is not an AUTH reason";
+  EXPECT_EQ(err("f0 01 01", k5), 0x82) << "0x01 is not an AUTH reason";
+  EXPECT_EQ(err("f0 01 80", k5), 0x82) << "0x80 is not an AUTH reason";
   EXPECT_EQ(err("f0 07 18 05 11 00 00 00 01", k5), 0x81) << "Session Expiry in AUTH";
   EXPECT_EQ(err("f0 03 18 05 15", k5), 0x81) << "properties past the end";
   EXPECT_EQ(err("f0 0a 18 08 15 00 01 6d 15 00 01 6d", k5), 0x82) << "duplicate method";
+  // §3.15.2.2.2: once there is a property block, the Authentication Method must be in it.
+  EXPECT_EQ(err("f0 02 18 00", k5), 0x82) << "empty property block";
+  EXPECT_EQ(err("f0 02 00 00", k5), 0x82) << "long form of the empty AUTH";
+  EXPECT_EQ(err("f0 06 18 04 16 00 01 78", k5), 0x82) << "data without method";
+  EXPECT_EQ(must_as<Auth>("f0 06 18 04 15 00 01 6d", k5).props.authentication_method, "m");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ TEST(PropertiesDecode, OutOfRangeValuesAreProtocolErrors) {
   EXPECT_EQ(error_of("03 21 00 00", C::kConnect), 0x82);  // Receive Maximum 0
   EXPECT_EQ(error_of("03 21 00 00", C::kConnAck), 0x82);
   EXPECT_EQ(error_of("05 27 00 00 00 00", C::kConnect), 0x82);  // Maximum Packet Size 0
-  EXPECT_EQ(error_of("03 23 00 00", C::kPublish), 0x82);        // Topic Alias 0
+  EXPECT_EQ(error_of("03 23 00 00", C::kPublish), 0x94);        // Topic Alias 0: §3.3.4 names 0x94
   EXPECT_EQ(error_of("02 0b 00", C::kPublish), 0x82);           // Subscription Identifier 0
   EXPECT_EQ(error_of("02 0b 00", C::kSubscribe), 0x82);
   EXPECT_EQ(error_of("03 0b 80 00", C::kSubscribe), 0x82);  // 0, non-minimally encoded
@@ -311,6 +311,15 @@ TEST(PropertiesDecode, ResponseTopicMustBeATopicName) {
 TEST(PropertiesDecode, AuthenticationDataNeedsMethodInConnect) {
   EXPECT_EQ(error_of("04 16 00 01 01", C::kConnect), 0x82);
   EXPECT_TRUE(must_decode("08 16 00 01 01 15 00 01 6d", C::kConnect).authentication_data);
+}
+
+TEST(PropertiesDecode, AuthPropertyBlockNeedsMethod) {
+  EXPECT_EQ(error_of("00", C::kAuth), 0x82);
+  EXPECT_EQ(error_of("04 16 00 01 01", C::kAuth), 0x82);
+  EXPECT_EQ(error_of("04 1f 00 01 78", C::kAuth), 0x82);
+  EXPECT_EQ(must_decode("04 15 00 01 6d", C::kAuth).authentication_method, "m");
+  // CONNACK may carry Authentication Data alone (only CONNECT and AUTH have the rule).
+  EXPECT_TRUE(must_decode("04 16 00 01 01", C::kConnAck).authentication_data);
 }
 
 TEST(PropertiesDecode, MalformedWinsOverDuplicateWithinOneProperty) {

@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# Compares mquicttd with Debian's mosquitto on loopback, using mquictt-loadgen.
+# Method and results: docs/benchmarks.md.
+#
+#   bench/compare.sh            3 repeats x 8 s per scenario and broker (about 8 minutes)
+#   bench/compare.sh --quick    1 repeat x 3 s (about 1.5 minutes)
+#
+# Each measurement starts a fresh broker on a private 127.0.0.1 port, pinned to CPU 1, and runs
+# the load generator pinned to CPU 0; the two brokers take turns (mosquitto, mquictt, mosquitto,
+# ...) so slow drift on the machine hits both alike. The table reports the median of the repeats.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/compare.sh [options]
+  --quick                1 repeat, 3 s measurement, 1 s warmup, 2000 idle connections
+  --repeats N            repeats per scenario and broker (default 3; median reported)
+  --duration S           measured seconds per run (default 8)
+  --warmup S             warmup seconds per run (default 2)
+  --idle-connections N   idle connections for the RSS measurement (default 5000)
+  --only LIST            comma-separated subset of: fanin-q0,fanin-q1,fanin-q2,fanout-q0,
+                         pairs-q0,connect-rate,idle-rss
+  --brokers LIST         comma-separated subset of: mosquitto,mquictt (default both)
+  --build-dir DIR        CMake build directory (default build/bench)
+  --skip-build           use the binaries already in the build directory
+  --out DIR              where raw JSON, logs and summary.md go (default <build-dir>/results-<time>)
+  --broker-cpu N         CPU for the broker (default 1)
+  --loadgen-cpu N        CPU for the load generator (default 0)
+EOF
+}
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+repeats=3
+duration=8
+warmup=2
+idle_conns=5000
+only="fanin-q0,fanin-q1,fanin-q2,fanout-q0,pairs-q0,connect-rate,idle-rss"
+brokers="mosquitto,mquictt"
+build_dir=build/bench
+skip_build=0
+out=""
+broker_cpu=1
+loadgen_cpu=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) repeats=1; duration=3; warmup=1; idle_conns=2000 ;;
+    --repeats) repeats=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --idle-connections) idle_conns=$2; shift ;;
+    --only) only=$2; shift ;;
+    --brokers) brokers=$2; shift ;;
+    --build-dir) build_dir=$2; shift ;;
+    --skip-build) skip_build=1 ;;
+    --out) out=$2; shift ;;
+    --broker-cpu) broker_cpu=$2; shift ;;
+    --loadgen-cpu) loadgen_cpu=$2; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+for tool in mosquitto taskset python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "compare.sh: '$tool' not found (apt-get install mosquitto util-linux python3)" >&2
+    exit 1
+  fi
+done
+
+want_broker() { [[ ",$brokers," == *",$1,"* ]]; }
+want_scenario() { [[ ",$only," == *",$1,"* ]]; }
+
+if [ "$skip_build" -eq 0 ]; then
+  targets=(mquictt-loadgen)
+  want_broker mquictt && targets+=(mquicttd)
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMQUICTT_TESTS=OFF >/dev/null
+  cmake --build "$build_dir" --target "${targets[@]}"
+fi
+loadgen="$repo/$build_dir/tools/loadgen/mquictt-loadgen"
+mquicttd="$repo/$build_dir/daemon/mquicttd"
+[ -x "$loadgen" ] || { echo "compare.sh: $loadgen missing" >&2; exit 1; }
+if want_broker mquictt && [ ! -x "$mquicttd" ]; then
+  echo "compare.sh: $mquicttd missing (use --brokers mosquitto for mosquitto only)" >&2
+  exit 1
+fi
+
+# 5,000 idle connections need as many descriptors in the broker and in the load generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle_conns + 200)) ]; then
+  echo "compare.sh: open-file limit $(ulimit -n) is below $((idle_conns + 200)); lower --idle-connections" >&2
+  exit 1
+fi
+
+[ -n "$out" ] || out="$repo/$build_dir/results-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out"
+work=$(mktemp -d /tmp/mquictt-bench.XXXXXX)
+broker_pid=""
+cleanup() {
+  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+    kill "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if python3 -c "import sys; sys.exit(0 if float('$load') > 0.5 else 1)"; then
+  echo "warning: load average is $load; other processes compete for the CPUs and results will be noisy" >&2
+fi
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port=$((20000 + RANDOM % 20000))
+pick_port() {
+  while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+  port=$next_port
+  next_port=$((next_port + 1))
+}
+
+# Broker settings, kept equivalent on both sides (see docs/benchmarks.md):
+#  - Nagle off (mosquitto's default is on; mquicttd's listener default is off).
+#  - 20 unacknowledged QoS 1/2 messages each way per client (mosquitto's default
+#    max_inflight_messages covers both directions; mquicttd splits it into receive_maximum and
+#    max_inflight_messages).
+#  - 100000 queued messages per client, so a QoS 1/2 subscriber queue is never cut short.
+#  - Logging of warnings and errors only, to a file.
+write_config() {  # broker port file
+  case "$1" in
+    mosquitto)
+      cat >"$3" <<EOF
+listener $2 127.0.0.1
+allow_anonymous true
+persistence false
+set_tcp_nodelay true
+max_inflight_messages 20
+max_queued_messages 100000
+log_dest stderr
+log_type error
+log_type warning
+EOF
+      ;;
+    mquictt)
+      cat >"$3" <<EOF
+listeners:
+  - name: tcp
+    transport: tcp
+    bind: "127.0.0.1:$2"
+    tcp_nodelay: true
+limits:
+  receive_maximum: 20
+  max_inflight_messages: 20
+  max_queued_messages: 100000
+log:
+  level: warning
+EOF
+      ;;
+  esac
+}
+
+start_broker() {  # broker tag -> sets broker_pid, port
+  local broker=$1 tag=$2 conf
+  pick_port
+  case "$broker" in
+    mosquitto)
+      conf="$work/$tag.conf"
+      write_config mosquitto "$port" "$conf"
+      taskset -c "$broker_cpu" mosquitto -c "$conf" >"$out/$tag.log" 2>&1 &
+      ;;
+    mquictt)
+      conf="$work/$tag.yaml"
+      write_config mquictt "$port" "$conf"
+      taskset -c "$broker_cpu" "$mquicttd" -c "$conf" >"$out/$tag.log" 2>&1 &
+      ;;
+  esac
+  broker_pid=$!
+  for _ in $(seq 1 250); do
+    if ! kill -0 "$broker_pid" 2>/dev/null; then
+      echo "  $broker exited at startup (log: $out/$tag.log)" >&2
+      broker_pid=""
+      return 1
+    fi
+    if ! port_free "$port"; then return 0; fi
+    sleep 0.02
+  done
+  echo "  $broker did not open port $port (log: $out/$tag.log)" >&2
+  return 1
+}
+
+stop_broker() {
+  [ -n "$broker_pid" ] || return 0
+  local alive=1
+  kill -0 "$broker_pid" 2>/dev/null || alive=0
+  kill "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  broker_pid=""
+  [ "$alive" -eq 1 ]
+}
+
+# scenario name -> loadgen arguments. QoS 1/2 use a 20-message window: the in-flight quota both
+# brokers grant (mosquitto 2.0 silently drops QoS 2 beyond it from 3.1.1 clients, which cannot
+# be told a Receive Maximum). QoS 0 uses the default end-to-end window of 64.
+scenario_args() {
+  case "$1" in
+    fanin-q0) echo "--scenario fan-in --publishers 8 --qos 0 --size 64" ;;
+    fanin-q1) echo "--scenario fan-in --publishers 8 --qos 1 --size 64 --inflight 20" ;;
+    fanin-q2) echo "--scenario fan-in --publishers 8 --qos 2 --size 64 --inflight 20" ;;
+    fanout-q0) echo "--scenario fan-out --subscribers 16 --qos 0 --size 64" ;;
+    pairs-q0) echo "--scenario pairs --pairs 16 --qos 0 --size 64" ;;
+    connect-rate) echo "--scenario connect-rate --concurrency 32" ;;
+    idle-rss) echo "--scenario idle --connections $idle_conns --concurrency 64 --duration 0.5" ;;
+  esac
+}
+
+scenarios=()
+for s in fanin-q0 fanin-q1 fanin-q2 fanout-q0 pairs-q0 connect-rate idle-rss; do
+  want_scenario "$s" && scenarios+=("$s")
+done
+broker_list=()
+for b in mosquitto mquictt; do want_broker "$b" && broker_list+=("$b"); done
+
+echo "results: $out"
+echo "broker on CPU $broker_cpu, loadgen on CPU $loadgen_cpu; ${repeats}x ${duration}s (+${warmup}s warmup) per run"
+start_time=$(date +%s)
+for s in "${scenarios[@]}"; do
+  read -r -a args <<<"$(scenario_args "$s")"
+  timing=(--duration "$duration" --warmup "$warmup")
+  [ "$s" = idle-rss ] && timing=()
+  for rep in $(seq 1 "$repeats"); do
+    for b in "${broker_list[@]}"; do
+      tag="$s-$b-$rep"
+      printf '  %-14s %-10s run %d/%d ... ' "$s" "$b" "$rep" "$repeats"
+      if ! start_broker "$b" "$tag"; then
+        echo "{\"scenario\":\"$s\",\"ok\":false,\"error\":\"broker did not start\"}" >"$out/$tag.json"
+        echo "broker failed to start"
+        continue
+      fi
+      # Give a fresh broker a moment so its start-up allocations settle before RSS is read.
+      [ "$s" = idle-rss ] && sleep 0.5
+      taskset -c "$loadgen_cpu" "$loadgen" --port "$port" "${args[@]}" "${timing[@]}" \
+        --broker-pid "$broker_pid" --json >"$out/$tag.json" 2>"$out/$tag.loadgen.err" || true
+      if ! stop_broker; then
+        python3 - "$out/$tag.json" <<'EOF'
+import json, sys
+p = sys.argv[1]
+try:
+    d = json.load(open(p))
+except Exception:
+    d = {}
+d["ok"] = False
+d["error"] = (d.get("error", "") + " broker died during the run").strip()
+json.dump(d, open(p, "w"))
+EOF
+      fi
+      python3 - "$out/$tag.json" <<'EOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception:
+    print("no result"); sys.exit(0)
+if not d.get("ok"):
+    print("FAILED:", d.get("error", "?")); sys.exit(0)
+s = d["scenario"]
+if s == "connect-rate":
+    print("%.0f conn/s, p99 %.0f us" % (d["connections_per_s"], d["handshake_us"]["p99"]))
+elif s == "idle":
+    print("%.0f B/conn" % d.get("rss_per_conn_bytes", -1))
+else:
+    print("%.0f msgs/s, p99 %.0f us, loss %d, loadgen CPU %.0f%%, broker CPU %.0f%%" % (
+        d["received_per_s"], d["latency_us"]["p99"], d["lost"], d.get("loadgen_cpu_pct", -1),
+        d.get("broker_cpu_pct", -1)))
+EOF
+    done
+  done
+done
+elapsed=$(($(date +%s) - start_time))
+
+python3 - "$out" "$repeats" "$duration" "$elapsed" "${scenarios[@]}" <<'EOF'
+import json, os, platform, statistics, sys
+
+out, repeats, duration, elapsed = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+scenarios = sys.argv[5:]
+brokers = ["mosquitto", "mquictt"]
+labels = {
+    "fanin-q0": "fan-in 8→1, QoS 0, 64 B",
+    "fanin-q1": "fan-in 8→1, QoS 1, 64 B",
+    "fanin-q2": "fan-in 8→1, QoS 2, 64 B",
+    "fanout-q0": "fan-out 1→16, QoS 0, 64 B",
+    "pairs-q0": "pairs 16×(1→1), QoS 0, 64 B",
+    "connect-rate": "connect rate (32 in flight)",
+    "idle-rss": "RSS per idle TCP connection",
+}
+# (minimum ratio mquictt/mosquitto) or, for RSS, the maximum.
+targets = {"fanin-q0": (">=", 1.5), "fanin-q1": (">=", 1.3), "fanout-q0": (">=", 1.5),
+           "idle-rss": ("<=", 2.0)}
+
+def load(s, b):
+    runs = []
+    for rep in range(1, repeats + 1):
+        p = os.path.join(out, "%s-%s-%d.json" % (s, b, rep))
+        try:
+            d = json.load(open(p))
+        except Exception:
+            continue
+        if d.get("ok"):
+            runs.append(d)
+    return runs
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+def metric(s, runs):
+    """(throughput-or-size, p99 us, loss %, loadgen cpu %)"""
+    if not runs:
+        return None
+    if s == "idle-rss":
+        return (med([r.get("rss_per_conn_bytes") for r in runs]), None, None, None)
+    if s == "connect-rate":
+        return (med([r["connections_per_s"] for r in runs]),
+                med([r["handshake_us"]["p99"] for r in runs]), None,
+                med([r.get("loadgen_cpu_pct") for r in runs]))
+    return (med([r["received_per_s"] for r in runs]), med([r["latency_us"]["p99"] for r in runs]),
+            med([r["loss_pct"] for r in runs]), med([r.get("loadgen_cpu_pct") for r in runs]))
+
+def fmt(v, unit=""):
+    if v is None:
+        return "n/a"
+    return ("{:,.0f}".format(v)) + unit
+
+rows = []
+for s in scenarios:
+    m = {b: metric(s, load(s, b)) for b in brokers}
+    a, b = m["mosquitto"], m["mquictt"]
+    ratio = a and b and a[0] and b[0] is not None and b[0] / a[0]
+    unit = {"idle-rss": " B/conn", "connect-rate": " conn/s"}.get(s, " msg/s")
+    t = targets.get(s)
+    verdict = ""
+    if t and ratio:
+        ok = ratio >= t[1] if t[0] == ">=" else ratio <= t[1]
+        verdict = ("met" if ok else "MISSED") + " (%s %.1f×)" % (t[0].replace(">=", "≥").replace("<=", "≤"), t[1])
+    elif t:
+        verdict = "pending (%s %.1f×)" % (t[0].replace(">=", "≥").replace("<=", "≤"), t[1])
+    p99 = lambda x: "n/a" if not x or x[1] is None else "{:,.0f}".format(x[1])
+    loss = lambda x: "" if not x or x[2] is None else "%.2f" % x[2]
+    rows.append([labels.get(s, s), fmt(a and a[0], unit), fmt(b and b[0], unit),
+                 "%.2f" % ratio if ratio else "n/a", p99(a), p99(b),
+                 "/".join(v for v in (loss(a), loss(b)) if v) or "", verdict])
+
+head = ["scenario", "mosquitto", "mquictt", "ratio", "p99 µs mosq.", "p99 µs mquictt",
+        "loss % (mosq./mq.)", "target"]
+widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+print()
+print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+for r in rows:
+    print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+md = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+cpu = open("/proc/cpuinfo").read()
+model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")
+note = ("Median of %d run(s) of %s s per broker and scenario; ratio = mquictt / mosquitto "
+        "(for RSS lower is better). Machine: %s, %d CPUs, Linux %s. Total %s s."
+        % (repeats, duration, model, os.cpu_count(), platform.release(), elapsed))
+with open(os.path.join(out, "summary.md"), "w") as f:
+    f.write("\n".join(md) + "\n\n" + note + "\n")
+print()
+print("Markdown (also in %s/summary.md):" % out)
+print()
+print("\n".join(md))
+print()
+print(note)
+EOF

@@ -1,0 +1,318 @@
+#include "server/server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+#include "log/log.h"
+
+namespace mquictt::server {
+
+namespace {
+
+void preparecb(struct ev_loop*, ev_prepare* w, int) noexcept {
+  static_cast<Server*>(w->data)->on_prepare();
+}
+
+void tickcb(struct ev_loop*, ev_timer* w, int) noexcept {
+  static_cast<Server*>(w->data)->on_tick();
+}
+
+void draincb(struct ev_loop*, ev_timer* w, int) noexcept {
+  static_cast<Server*>(w->data)->on_drain_timeout();
+}
+
+void asynccb(struct ev_loop*, ev_async* w, int) noexcept {
+  static_cast<Server*>(w->data)->on_async();
+}
+
+void signalcb(struct ev_loop*, ev_signal* w, int) noexcept {
+  static_cast<Server*>(w->data)->on_signal(w->signum);
+}
+
+broker::SharedStrategy to_broker(config::SharedStrategy s) {
+  switch (s) {
+    case config::SharedStrategy::kRoundRobin:
+      return broker::SharedStrategy::kRoundRobin;
+    case config::SharedStrategy::kRandom:
+      return broker::SharedStrategy::kRandom;
+    case config::SharedStrategy::kSticky:
+      return broker::SharedStrategy::kSticky;
+  }
+  return broker::SharedStrategy::kRoundRobin;
+}
+
+broker::OverflowPolicy to_broker(config::OverflowPolicy p) {
+  switch (p) {
+    case config::OverflowPolicy::kDropNewest:
+      return broker::OverflowPolicy::kDropNewest;
+    case config::OverflowPolicy::kDisconnect:
+      return broker::OverflowPolicy::kDisconnect;
+  }
+  return broker::OverflowPolicy::kDropNewest;
+}
+
+// What a reload cannot change without rebinding.
+bool same_listener(const config::ListenerConfig& a, const config::ListenerConfig& b) {
+  return a.name == b.name && a.transport == b.transport && a.host == b.host && a.port == b.port &&
+         a.max_connections == b.max_connections && a.tcp_nodelay == b.tcp_nodelay;
+}
+
+}  // namespace
+
+TimeMs SteadyClock::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+broker::BrokerConfig to_broker_config(const config::BrokerSettings& s) {
+  broker::BrokerConfig c;
+  c.max_packet_size_bytes = s.max_packet_size_bytes;
+  c.receive_maximum = s.receive_maximum;
+  c.topic_alias_maximum = s.topic_alias_maximum;
+  c.maximum_qos = s.maximum_qos;
+  c.retain_available = s.retain_available;
+  c.wildcard_subscription_available = s.wildcard_subscription_available;
+  c.subscription_identifiers_available = s.subscription_identifiers_available;
+  c.shared_subscription_available = s.shared_subscription_available;
+  c.max_keepalive_s = s.max_keepalive_s;
+  c.max_session_expiry_interval_s = s.max_session_expiry_interval_s;
+  c.connect_timeout_ms = s.connect_timeout_ms;
+  c.max_topic_alias_outbound = s.max_topic_alias_outbound;
+  c.allow_zero_length_clientid = s.allow_zero_length_clientid;
+  c.auto_id_prefix = s.auto_id_prefix;
+  c.max_client_id_length = s.max_client_id_length;
+  c.max_inflight_messages = s.max_inflight_messages;
+  c.max_queued_messages = s.max_queued_messages;
+  c.max_queued_bytes = s.max_queued_bytes;
+  c.queue_qos0_messages = s.queue_qos0_messages;
+  c.overflow_policy = to_broker(s.overflow_policy);
+  c.outbound_high_watermark_bytes = s.outbound_high_watermark_bytes;
+  c.outbound_low_watermark_bytes = s.outbound_low_watermark_bytes;
+  c.shared_strategy = to_broker(s.shared_strategy);
+  c.validate_payload_format = s.validate_payload_format;
+  c.message_size_limit_bytes = s.message_size_limit_bytes;
+  return c;
+}
+
+transport::TcpConnectionOptions to_connection_options(const config::BrokerSettings& s) {
+  transport::TcpConnectionOptions o;
+  o.high_watermark_bytes = s.outbound_high_watermark_bytes;
+  o.low_watermark_bytes = s.outbound_low_watermark_bytes;
+  return o;
+}
+
+void apply_log_level(config::LogLevel level) {
+  spdlog::level::level_enum l = spdlog::level::info;
+  switch (level) {
+    case config::LogLevel::kTrace:
+      l = spdlog::level::trace;
+      break;
+    case config::LogLevel::kDebug:
+      l = spdlog::level::debug;
+      break;
+    case config::LogLevel::kInfo:
+      l = spdlog::level::info;
+      break;
+    case config::LogLevel::kWarning:
+      l = spdlog::level::warn;
+      break;
+    case config::LogLevel::kError:
+      l = spdlog::level::err;
+      break;
+    case config::LogLevel::kCritical:
+      l = spdlog::level::critical;
+      break;
+    case config::LogLevel::kOff:
+      l = spdlog::level::off;
+      break;
+  }
+  log::set_level(l);
+}
+
+Server::Server(const config::Config& config, ServerOptions options)
+    : options_(std::move(options)),
+      listener_configs_(config.listeners),
+      broker_(to_broker_config(config.broker), clock_),
+      prepare_(loop_, preparecb, this),
+      tick_(loop_, tickcb, this),
+      drain_(loop_, draincb, this),
+      async_(loop_, asynccb, this) {
+  // Writes use MSG_NOSIGNAL; this covers everything else (e.g. stderr on a closed pipe).
+  std::signal(SIGPIPE, SIG_IGN);
+
+  if (config.listeners.empty()) throw std::runtime_error("no listener configured");
+  const auto conn_options = to_connection_options(config.broker);
+  for (const auto& lc : config.listeners) {
+    if (lc.transport != config::Transport::kTcp) {
+      throw std::runtime_error("listener " + lc.name + ": transport " +
+                               std::string(config::to_string(lc.transport)) +
+                               " is not supported yet");
+    }
+    transport::TcpListenerOptions o;
+    o.name = lc.name;
+    o.host = lc.host;
+    o.port = lc.port;
+    o.ipv6 = lc.ipv6;
+    o.tcp_nodelay = lc.tcp_nodelay;
+    o.max_connections = lc.max_connections;
+    o.connection = conn_options;
+    broker::ListenerInfo info{lc.name, "tcp", lc.max_connections};
+    listeners_.push_back(std::make_unique<transport::TcpListener>(
+        loop_, std::move(o),
+        [this, info](broker::ByteStream& s) { return broker_.accept(s, info); }));
+  }
+
+  prepare_.set_priority(EV_MINPRI);  // after everything else of the iteration
+  prepare_.start();
+  async_.start();
+  if (options_.handle_signals) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      auto w = std::make_unique<transport::SignalWatcher>(loop_, sig, signalcb, this);
+      w->start();
+      signals_.push_back(std::move(w));
+    }
+  }
+}
+
+Server::~Server() {
+  // Connections first (handlers -> on_closed -> broker), while the broker is still alive.
+  listeners_.clear();
+}
+
+void Server::run() {
+  for (auto& l : listeners_)
+    l->start();
+  loop_.run();
+}
+
+std::vector<BoundListener> Server::listeners() const {
+  std::vector<BoundListener> out;
+  for (const auto& l : listeners_)
+    out.push_back({l->name(), "tcp", l->local_address(), l->port()});
+  return out;
+}
+
+size_t Server::connection_count() const {
+  size_t n = 0;
+  for (const auto& l : listeners_)
+    n += l->connection_count();
+  return n;
+}
+
+void Server::on_prepare() noexcept {
+  try {
+    broker_.flush();
+    if (shutting_down_ && connection_count() == 0) {
+      loop_.break_loop();
+      return;
+    }
+    // The timer is computed against libev's cached time; refresh it so that time spent in this
+    // iteration's callbacks does not make the timer fire early.
+    ev_now_update(loop_.raw());
+    double delay = kSafetyTickS;
+    if (auto next = broker_.next_deadline()) {
+      double until = static_cast<double>(*next - clock_.now_ms()) / 1000.0;
+      // 1 ms floor: a deadline the broker failed to clear costs a slow tick, not a busy loop.
+      delay = std::clamp(until, 0.001, kSafetyTickS);
+    }
+    tick_.start_after(delay);
+  } catch (const std::exception& e) {
+    log::main()->error("broker flush failed: {}", e.what());
+    tick_.start_after(kSafetyTickS);
+  }
+}
+
+void Server::on_tick() noexcept {
+  try {
+    broker_.tick();
+  } catch (const std::exception& e) {
+    log::main()->error("broker tick failed: {}", e.what());
+  }
+}
+
+void Server::on_signal(int signum) noexcept {
+  try {
+    if (signum == SIGHUP) return reload();
+    if (shutting_down_) {
+      log::main()->warn("{} again: stopping now", strsignal(signum));
+      loop_.break_loop();
+      return;
+    }
+    log::main()->info("{}: shutting down", strsignal(signum));
+    shutdown();
+  } catch (const std::exception& e) {
+    log::main()->error("signal {}: {}", signum, e.what());
+    loop_.break_loop();
+  }
+}
+
+void Server::on_async() noexcept {
+  try {
+    shutdown();
+  } catch (const std::exception& e) {
+    log::main()->error("shutdown failed: {}", e.what());
+    loop_.break_loop();
+  }
+}
+
+void Server::on_drain_timeout() noexcept {
+  log::main()->warn("shutdown: {} connection(s) still open after {} s; closing them",
+                    connection_count(), options_.drain_timeout_s);
+  loop_.break_loop();
+}
+
+void Server::request_shutdown_threadsafe() {
+  async_.send();
+}
+
+void Server::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (auto& l : listeners_)
+    l->stop_accepting();
+  broker_.shutdown();
+  // The broker closes the streams it knows; this catches any it does not (e.g. refused ones).
+  for (auto& l : listeners_)
+    l->connections().close_all();
+  drain_.start_after(options_.drain_timeout_s);
+  // Signal watchers stay: a second SIGINT/SIGTERM stops at once.
+  async_.stop();
+}
+
+void Server::reload() {
+  if (!options_.reload) {
+    log::main()->info("SIGHUP: no configuration file to reload");
+    return;
+  }
+  log::main()->info("SIGHUP: reloading the configuration");
+  auto config = options_.reload();
+  if (!config) {
+    log::main()->warn("reload failed; keeping the running configuration");
+    return;
+  }
+  apply_config(*config);
+}
+
+void Server::apply_config(const config::Config& config) {
+  broker_.set_config(to_broker_config(config.broker));
+  const auto conn_options = to_connection_options(config.broker);
+  for (auto& l : listeners_)
+    l->set_connection_options(conn_options);
+  apply_log_level(config.log.level);
+
+  bool listeners_changed = config.listeners.size() != listener_configs_.size();
+  for (size_t i = 0; !listeners_changed && i < config.listeners.size(); ++i) {
+    listeners_changed = !same_listener(config.listeners[i], listener_configs_[i]);
+  }
+  if (listeners_changed) {
+    log::main()->warn("reload: listener changes need a restart; keeping the current listeners");
+  }
+  log::main()->info("configuration reloaded (applies to new connections)");
+}
+
+}  // namespace mquictt::server
