@@ -7,13 +7,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "codec/encoder.h"
 #include "codec/decoder.h"
+#include "codec/encoder.h"
 #include "common/hex.h"
 
 namespace mquictt::test {
 
-RawClient::~RawClient() { close(); }
+RawClient::~RawClient() {
+  close();
+}
 
 bool RawClient::connect(uint16_t port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -37,7 +39,9 @@ void RawClient::send(std::span<const uint8_t> bytes) {
   }
 }
 
-void RawClient::send_hex(std::string_view hex) { send(from_hex(hex)); }
+void RawClient::send_hex(std::string_view hex) {
+  send(from_hex(hex));
+}
 
 void RawClient::send_packet(const codec::Packet& p, codec::ProtocolVersion v) {
   send(codec::encode(p, v));
@@ -88,11 +92,12 @@ std::optional<codec::Packet> RawClient::read_packet(codec::ProtocolVersion v,
   auto want = from_hex(hex);
   auto got = read_frame(timeout);
   if (!got) {
-    return ::testing::AssertionFailure()
-           << "expected " << to_hex(want) << " but got " << (eof_ ? "connection closed" : "nothing");
+    return ::testing::AssertionFailure() << "expected " << to_hex(want) << " but got "
+                                         << (eof_ ? "connection closed" : "nothing");
   }
   if (*got != want) {
-    return ::testing::AssertionFailure() << "expected " << to_hex(want) << "\n     got " << to_hex(*got);
+    return ::testing::AssertionFailure()
+           << "expected " << to_hex(want) << "\n     got " << to_hex(*got);
   }
   return ::testing::AssertionSuccess();
 }
@@ -102,8 +107,9 @@ std::optional<codec::Packet> RawClient::read_packet(codec::ProtocolVersion v,
   while (!eof_) {
     auto f = splitter_.next();
     if (f.ok() && f->has_value()) {
-      return ::testing::AssertionFailure() << "expected close, got frame "
-                                           << to_hex(std::vector<uint8_t>((*f)->begin(), (*f)->end()));
+      return ::testing::AssertionFailure()
+             << "expected close, got frame "
+             << to_hex(std::vector<uint8_t>((*f)->begin(), (*f)->end()));
     }
     if (!fill(deadline) && !eof_) return ::testing::AssertionFailure() << "connection still open";
   }

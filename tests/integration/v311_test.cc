@@ -19,9 +19,9 @@ TEST_F(V311, ConnectAndPing) {
   auto c = client();
   c->send_hex(kConnectC1);
   EXPECT_TRUE(c->expect_hex(kConnAckOk));
-  c->send_hex("c0 00");  // PINGREQ §3.12
+  c->send_hex("c0 00");                 // PINGREQ §3.12
   EXPECT_TRUE(c->expect_hex("d0 00"));  // PINGRESP §3.13
-  c->send_hex("e0 00");  // DISCONNECT §3.14
+  c->send_hex("e0 00");                 // DISCONNECT §3.14
   EXPECT_TRUE(c->expect_closed());
 }
 
@@ -156,7 +156,7 @@ TEST_F(V311, PersistentSessionQueuesQos1WhileOffline) {
   {
     auto p = client();
     p->send_hex(kConnectP1);
-    ASSERT_TRUE(p->expect_hex(kConnAckOk));  // no session yet
+    ASSERT_TRUE(p->expect_hex(kConnAckOk));        // no session yet
     p->send_hex("82 08 00 01 00 03 71 2f 31 01");  // "q/1" QoS 1
     ASSERT_TRUE(p->expect_hex("90 03 00 01 01"));
     p->send_hex("e0 00");

@@ -5,6 +5,7 @@ Usage: /usr/bin/python3 paho_test.py /path/to/mquicttd
 import os
 import queue
 import sys
+import time
 import unittest
 
 import paho.mqtt.client as mqtt
@@ -140,13 +141,15 @@ class Paho(unittest.TestCase):
         for i in range(10):
             pub.publish("job/1", str(i).encode(), qos=1)
         got_a, got_b = [], []
-        for _ in range(10):
-            try:
-                got_a.append(a.messages.get(timeout=0.5).payload)
-            except queue.Empty:
-                pass
-        while not b.messages.empty() or len(got_a) + len(got_b) < 10:
-            got_b.append(b.message().payload)
+        deadline = time.time() + TIMEOUT
+        while len(got_a) + len(got_b) < 10 and time.time() < deadline:
+            for c, got in ((a, got_a), (b, got_b)):
+                try:
+                    got.append(c.messages.get(timeout=0.05).payload)
+                except queue.Empty:
+                    pass
+        # Round robin: members alternate, each message goes to exactly one member.
+        self.assertEqual(sorted(got_a + got_b, key=int), [str(i).encode() for i in range(10)])
         self.assertEqual(len(got_a) + len(got_b), 10)
         self.assertEqual(len(got_a), 5)
         self.assertEqual(len(got_b), 5)
