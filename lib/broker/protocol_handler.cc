@@ -41,7 +41,6 @@ ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
       id_(connection_id),
       peer_(stream.describe()),
       listener_name_(listener.name),
-      tls_identity_(stream.tls_identity()),
       splitter_(config->max_packet_size_bytes == 0 ? codec::kMaxPacketSizeLimit
                                                    : config->max_packet_size_bytes) {
   cs_.config = std::move(config);
@@ -210,6 +209,7 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
   cs_.version = c.version;
   version_known_ = true;
   const BrokerConfig& config = cfg();
+  tls_identity_ = stream_.tls_identity();  // read now: a TLS handshake may finish after accept()
 
   if (c.client_id.empty()) {
     if (!v5() && !c.clean_start) {
@@ -467,10 +467,18 @@ void ProtocolHandler::on_timer(TimerKind kind, TimerId timer) {
 }
 
 void ProtocolHandler::on_writable() {
-  recheck_writable();
+  resume_output();
 }
 
 void ProtocolHandler::recheck_writable() {
+  if (state_ == State::kClosed || !broker_) return;
+  // Hysteresis: resume only once the stream drained below the low watermark, so a connection
+  // hovering at the high mark doesn't flip between paused and reading on every loop iteration.
+  if (stream_.pending_bytes() > cfg().outbound_low_watermark_bytes) return;
+  resume_output();
+}
+
+void ProtocolHandler::resume_output() {
   if (state_ == State::kClosed || !broker_) return;
   if (slow()) return;
   if (reading_paused_) {

@@ -27,9 +27,10 @@
 //     the session queue (bounded by max_queued_*; overflow per OverflowPolicy).
 //   - After handling input, a slow connection stops reading (set_reading(false)): a publisher
 //     that doesn't read its own traffic cannot make us buffer more. on_writable() (or the
-//     broker's flush() noticing pending_bytes() went down) resumes reading and drains the queue.
+//     broker's flush() seeing pending_bytes() <= outbound_low_watermark_bytes, which keeps this
+//     working whatever watermarks the transport uses) resumes reading and drains the queue.
 //
-// Acks that confirm durable state (PUBACK, PUBREC, SUBACK, UNSUBACK) all go through
+// Acks that confirm durable state (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) all go through
 // send_durable_ack(): today it writes at once; with a persistent store it is where an ack waits
 // for the store commit and is released from Broker::flush().
 
@@ -87,7 +88,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   // Server-initiated end (takeover 0x8E, shutdown 0x8B, quota 0x97, ...): fail() with `reason`.
   void kick(uint8_t reason, const char* detail, bool publish_will);
   void on_timer(TimerKind kind, TimerId timer);
-  // Broker noticed (in flush) that the stream may have drained: same as on_writable().
+  // Called from Broker::flush() for blocked connections: resumes like on_writable() once
+  // pending_bytes() is at or below outbound_low_watermark_bytes.
   void recheck_writable();
   // The broker is being destroyed: forget it (later callbacks only close).
   void detach_broker();
@@ -128,6 +130,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   void pump();
   void resend_inflight();
   void after_input();
+  // The stream can take more: resume reading and drain the session queue.
+  void resume_output();
 
   // The one error path (see header comment).
   void fail(const Error& e, bool publish_will = true);

@@ -9,10 +9,10 @@
 // inconsistent, ...) is 0x82 Protocol Error unless the spec names another code (0x84 unsupported
 // protocol version, 0x85 client identifier not valid, 0x8F topic filter invalid, 0x90 topic name
 // invalid). For MQTT 3.1.1 the same Error is returned; the caller closes the connection (3.1.1 has
-// no DISCONNECT from the server) except for CONNACK-able CONNECT errors (see peek_connect_version).
+// no DISCONNECT from the server) except for CONNACK-able CONNECT errors (see peek_connect_level).
 //
-// Spec table (valid / invalid inputs) lives in tests/unit/codec/decoder_test.cc and the golden
-// catalogue tests/data/packets/malformed/.
+// Spec table (rule -> reason code, per version) is at the top of decoder.cc; the tests are
+// tests/unit/codec/decoder_test.cc and the golden catalogue tests/data/packets/.
 
 #include <cstdint>
 #include <optional>
@@ -24,12 +24,13 @@
 namespace mquictt::codec {
 
 // `version` is the connection's negotiated version; it is ignored for CONNECT (which carries its
-// own). AUTH is a Protocol Error under 3.1.1 (type 15 is reserved there: Malformed).
+// own). AUTH under 3.1.1 is 0x81 Malformed: type 15 is reserved there.
 Result<Packet> decode(std::span<const uint8_t> frame, ProtocolVersion version);
 
 // For a frame whose type is CONNECT: the protocol level byte if the frame is long enough to hold
 // it and the protocol name is "MQTT" (levels 4, 5) — lets the server answer a bad CONNECT with a
-// CONNACK in the client's own version. nullopt otherwise.
+// CONNACK in the client's own version. nullopt otherwise. Any level byte is returned (3, 6, ...)
+// when the name is "MQTT"; the caller picks the CONNACK form. Needs only the frame's prefix.
 std::optional<uint8_t> peek_connect_level(std::span<const uint8_t> frame);
 
 }  // namespace mquictt::codec

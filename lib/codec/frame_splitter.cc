@@ -54,15 +54,15 @@ Result<std::optional<size_t>> FrameSplitter::frame_length() const {
 Result<void> FrameSplitter::feed(std::span<const uint8_t> bytes) {
   if (error_) return *error_;
 
-  // Spans from next() may be invalidated here, so this is the place to reclaim consumed space
-  // (next() also does; feeding many times without draining must not grow the buffer unbounded).
+  // Spans from next() expire here too, so reclaim the consumed prefix (same rule as in next()).
   if (head_ > 0 && head_ >= buf_.size() - head_) {
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
 
-  // Find the start of the first incomplete frame: frames already complete in the buffer were
-  // checked when their header arrived.
+  // Find the start of the first incomplete frame; complete frames were checked when their header
+  // arrived. This walks only frames not yet taken with next(): none or one for a caller that
+  // drains after every feed.
   size_t pos = head_;
   std::optional<size_t> len;  // length of the frame starting at pos, once its header is known
   while (pos < buf_.size()) {

@@ -59,6 +59,8 @@ inline std::string to_hex(std::span<const uint8_t> bytes) {
 }
 
 // Bytes of a string, for building payloads in tests.
-inline std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+inline std::vector<uint8_t> bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 }  // namespace mquictt::test

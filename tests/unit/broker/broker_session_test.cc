@@ -409,6 +409,21 @@ TEST_F(SessionTest, FlushResumesBlockedSubscriberWithoutTransportSignal) {
   EXPECT_EQ(sub->recv(), norm("32 09 00 03 61 2f 62 00 01 68 69"));
 }
 
+TEST_F(SessionTest, FlushWaitsForLowWatermark) {
+  config.outbound_high_watermark_bytes = 100;
+  config.outbound_low_watermark_bytes = 50;
+  auto pub = connect(connect_v4('2'), kConnAckV4);
+  pub->stream.pending = 101;
+  pub->send("c0 00");
+  EXPECT_FALSE(pub->stream.reading);
+  pub->stream.pending = 80;  // below high, above low
+  broker().flush();
+  EXPECT_FALSE(pub->stream.reading);
+  pub->stream.pending = 50;
+  broker().flush();
+  EXPECT_TRUE(pub->stream.reading);
+}
+
 TEST_F(SessionTest, SlowPublisherStopsReading) {
   config.outbound_high_watermark_bytes = 100;
   auto pub = connect(connect_v4('2'), kConnAckV4);

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -419,6 +421,51 @@ TEST_F(TcpTest, StopAcceptingKeepsConnections) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   ::close(fd);
+}
+
+TEST_F(TcpTest, TcpNodelayFollowsTheOption) {
+  for (bool nodelay : {true, false}) {
+    TcpListenerOptions o;
+    o.tcp_nodelay = nodelay;
+    listen(o);
+    size_t idx = records_.size();
+    connect_accepted();
+    auto* conn = dynamic_cast<TcpConnection*>(&stream(idx));
+    ASSERT_NE(conn, nullptr);
+    int v = -1;
+    socklen_t len = sizeof v;
+    ASSERT_EQ(getsockopt(conn->fd(), IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    EXPECT_EQ(v != 0, nodelay);
+  }
+}
+
+// Out of descriptors: the listener pauses instead of spinning, then picks the backlog up.
+TEST_F(TcpTest, EmfilePausesAcceptingAndRecovers) {
+  listen();
+  connect_client();
+  connect_client();  // both complete the handshake in the kernel backlog
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  struct Restore {
+    rlimit r;
+    ~Restore() { setrlimit(RLIMIT_NOFILE, &r); }
+  } restore{saved};
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor can be created
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+
+  test::run_for(loop_, 100ms);
+  EXPECT_EQ(records_.size(), 0u);
+  EXPECT_EQ(listener_->connection_count(), 0u);
+
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Accepting resumes after TcpListener::kAcceptPauseS.
+  ASSERT_TRUE(test::run_until(
+      loop_, [&] { return records_.size() == 2; }, 3s));
+  EXPECT_EQ(listener_->connection_count(), 2u);
 }
 
 TEST_F(TcpTest, BindFailureNamesTheAddress) {
