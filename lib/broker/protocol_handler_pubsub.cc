@@ -223,6 +223,7 @@ void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
   ack.packet_id = s.packet_id;
   ack.reasons.reserve(s.subscriptions.size());
   const ClientInfo info = client_info();
+  const bool debug = broker_->log().should_log(spdlog::level::debug);
   for (const codec::Subscription& sub : s.subscriptions) {
     const bool shared = codec::is_shared(sub.filter);
     uint8_t code;
@@ -247,6 +248,10 @@ void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
         retained.push_back({&sub.filter, opts.qos});
       }
     }
+    if (debug) {
+      broker_->log().debug("subscribe client_id={} filter={} qos={} reason={:#04x}", client_id_,
+                           sub.filter, sub.options.qos, code);
+    }
     if (!v5() && code >= 0x80) code = codec::rc311::kSubackFailure;
     ack.reasons.push_back(code);
   }
@@ -267,6 +272,10 @@ void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
     } else {
       code = broker_->router().unsubscribe(session_->id(), filter) ? rc::kSuccess
                                                                    : rc::kNoSubscriptionExisted;
+    }
+    if (broker_->log().should_log(spdlog::level::debug)) {
+      broker_->log().debug("unsubscribe client_id={} filter={} reason={:#04x}", client_id_, filter,
+                           code);
     }
     if (v5()) ack.reasons.push_back(code);
   }

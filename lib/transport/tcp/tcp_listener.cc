@@ -170,7 +170,13 @@ void TcpListener::on_acceptable() noexcept {
       }
       continue;
     }
-    accept_one(fd, format_address(ss));
+    try {
+      accept_one(fd, format_address(ss));
+    } catch (const std::exception& e) {
+      // Only allocation can fail here; accept_one() has closed or handed over the fd.
+      log::net()->error("listener {}: cannot set up a connection: {}", name(), e.what());
+      return;
+    }
   }
 }
 
@@ -180,8 +186,14 @@ void TcpListener::accept_one(int fd, const std::string& peer) {
     // Best effort: a failure only costs latency.
     (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  auto& conn = connections_.add(
-      std::make_unique<TcpConnection>(loop_, connections_, fd, peer, options_.connection));
+  std::unique_ptr<TcpConnection> owned;
+  try {
+    owned = std::make_unique<TcpConnection>(loop_, connections_, fd, peer, options_.connection);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  auto& conn = connections_.add(std::move(owned));
   std::unique_ptr<broker::ByteStreamHandler> handler;
   try {
     handler = accept_(conn);
