@@ -24,7 +24,12 @@
 //     max_queued_bytes (set at least one of them: 0/0 means unbounded), QoS 0 to a slow client
 //     is dropped, a full queue drops the newest or disconnects the client (OverflowPolicy);
 //   - encodings: one SharedBytes per (version, retain) for plain QoS 0 fan-out; every other
-//     delivery is encoded for its subscriber (packet ids, aliases, subscription ids differ).
+//     delivery is encoded for its subscriber (a QoS 1/2 frame differs at least in its packet id;
+//     aliases and subscription ids differ too). Topic, payload and properties are copied into
+//     one codec::Publish per fan-out, not per subscriber.
+//
+// shutdown(): DISCONNECT 0x8B to MQTT 5 clients, close everything. Wills are not published (every
+// subscriber is being disconnected as well) and sessions are left as they are.
 //
 // Timers (DeadlineQueue): connect timeout and keepalive per connection (keepalive re-arms lazily:
 // when it fires early it re-schedules at last packet + 1.5 x keep alive, so packets cost no timer

@@ -254,7 +254,7 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
     return;
   }
   if (const uint8_t r = broker_->authenticator().authenticate(info); r != 0) {
-    fail({r, "authentication failed"});
+    fail({r >= 0x80 ? r : rc::kNotAuthorized, "authentication failed"});
     return;
   }
   pending_connect_ = std::move(c);
@@ -286,7 +286,8 @@ void ProtocolHandler::on_auth_step(const AuthStep& step) {
       return;
     case AuthStep::Kind::kFail:
       auth_.reset();
-      fail({step.reason, "authentication failed"});
+      // A failure must carry an error reason; don't let a hook send "success" in a refusal.
+      fail({step.reason >= 0x80 ? step.reason : rc::kNotAuthorized, "authentication failed"});
       return;
   }
 }

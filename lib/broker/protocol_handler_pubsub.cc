@@ -20,6 +20,10 @@
 // a PUBLISH larger than the client's Maximum Packet Size is discarded as if delivered (MQTT 5
 // §3.1.2.11.4), judged with the topic and a topic alias property (the worst case) so the alias
 // table never records an alias the client didn't get.
+//
+// Reason strings and user properties are never added to acks, SUBACK / UNSUBACK or DISCONNECT
+// (details go to the log instead), so an ack never needs shrinking to fit the client's Maximum
+// Packet Size, and Request Problem Information = 0 is honoured trivially.
 #include <algorithm>
 #include <utility>
 
@@ -337,14 +341,17 @@ void ProtocolHandler::pump() {
   MessageQueue& q = session_->queue();
   const TimeMs t = broker_->now();
   uint64_t expired = 0;
-  while (const Outgoing* front = q.front()) {
+  while (!q.empty()) {
     if (slow()) {
       broker_->mark_blocked(*this);
       break;
     }
-    if (front->qos > 0 && session_->inflight().size() >= cs_.negotiated.send_window) break;
-    std::optional<Outgoing> o = q.pop_front_live(t, &expired);
+    std::optional<Outgoing> o = q.pop_front_live(t, &expired);  // skips expired ones
     if (!o) break;
+    if (o->qos > 0 && session_->inflight().size() >= cs_.negotiated.send_window) {
+      q.push_front(std::move(*o));  // QoS 0 behind it waits too: order is kept
+      break;
+    }
     if (o->qos == 0) {
       if (!send_publish(*o, 0, false, nullptr)) ++broker_->counters().messages_dropped;
     } else {

@@ -347,6 +347,24 @@ TEST_F(SessionTest, OutboundWindowFromConfig) {
   EXPECT_EQ(sub->recv(), norm("34 08 00 03 61 2f 62 00 02 62"));
 }
 
+TEST_F(SessionTest, ExpiredQueuedQos0DoesNotLetQos1PastTheWindow) {
+  config.queue_qos0_messages = true;
+  auto sub = connect(connect_v5('1', true, "11 00 00 00 3c 21 00 01"), kConnAckV5);
+  sub->send(sub_v5(1));
+  sub->recv();
+  sub->transport_closed();
+  auto pub = connect(connect_v5('2', true, "", 0), kConnAckV5);
+  pub->send("32 09 00 03 61 2f 62 00 01 00 61");           // QoS 1 "a"
+  pub->send("30 0c 00 03 61 2f 62 05 02 00 00 00 01 62");  // QoS 0 "b", expires in 1 s
+  pub->send("32 09 00 03 61 2f 62 00 02 00 63");           // QoS 1 "c"
+  clock.advance(1'000);  // "b" expires without a tick: found expired while draining
+  auto again = open();
+  again->send(connect_v5('1', false, "11 00 00 00 3c 21 00 01"));
+  EXPECT_EQ(again->recv(), norm("20 03 01 00 00  32 09 00 03 61 2f 62 00 01 00 61"));
+  again->send("40 02 00 01");
+  EXPECT_EQ(again->recv(), norm("32 09 00 03 61 2f 62 00 02 00 63"));
+}
+
 TEST_F(SessionTest, QueuedMessageExpiryCountsDown) {
   auto sub = connect(connect_v5('1', true, kExpiry60), kConnAckV5);
   sub->send(sub_v5(1));
