@@ -1,6 +1,6 @@
 #pragma once
-// Hex helpers for golden-bytes tests: "10 0c 00 04" <-> bytes. Whitespace is ignored; '#' starts
-// a comment that runs to the end of the line.
+// Hex helpers for golden-bytes tests (codec, broker and integration): "10 0c 00 04" <-> bytes.
+// Whitespace is ignored; '#' starts a comment that runs to the end of the line.
 
 #include <cstdint>
 #include <span>
@@ -56,6 +56,36 @@ inline std::string to_hex(std::span<const uint8_t> bytes) {
     s.push_back(kDigits[bytes[i] & 15]);
   }
   return s;
+}
+
+inline std::vector<uint8_t> hex(std::string_view s) {
+  return from_hex(s);
+}
+
+// Normalises a hand-written hex string (any spacing) to to_hex() form, for readable failures.
+inline std::string norm_hex(std::string_view s) {
+  return to_hex(from_hex(s));
+}
+
+// Hex of a string's bytes ("a/b" -> "61 2f 62").
+inline std::string str_hex(std::string_view s) {
+  return to_hex(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+// A whole frame as hex: `first` byte, the remaining length computed from the body, then the body.
+// Negative tests use it so that a wrong hand-counted length cannot mask the rule under test.
+inline std::string frame(uint8_t first, std::string_view body_hex) {
+  std::vector<uint8_t> out{first};
+  auto body = from_hex(body_hex);
+  auto n = static_cast<uint32_t>(body.size());
+  do {
+    uint8_t b = n & 0x7F;
+    n >>= 7;
+    if (n) b |= 0x80;
+    out.push_back(b);
+  } while (n);
+  out.insert(out.end(), body.begin(), body.end());
+  return to_hex(out);
 }
 
 // Bytes of a string, for building payloads in tests.

@@ -17,52 +17,17 @@
 
 #include "broker/broker.h"
 #include "broker/byte_stream.h"
+#include "common/hex.h"
 #include "log/log.h"
 #include "util/clock.h"
 
 namespace mquictt::broker::test {
 
-// "10 0e 00 04" -> bytes. Spaces and line breaks are ignored; 'x' in a "'text'" quote is not
-// supported -- keep it to hex.
-inline std::vector<uint8_t> hex(std::string_view s) {
-  std::vector<uint8_t> out;
-  int hi = -1;
-  for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    int v = std::isdigit(static_cast<unsigned char>(c))
-                ? c - '0'
-                : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-    if (v < 0 || v > 15) throw std::invalid_argument("bad hex");
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  if (hi >= 0) throw std::invalid_argument("odd hex");
-  return out;
-}
-
-inline std::string to_hex(std::span<const uint8_t> b) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (i) s.push_back(' ');
-    s.push_back(kDigits[b[i] >> 4]);
-    s.push_back(kDigits[b[i] & 0xF]);
-  }
-  return s;
-}
-
-// Normalises a hex literal to the to_hex() form, so expectations can be written with any spacing.
+using mquictt::test::hex;
+using mquictt::test::str_hex;
+using mquictt::test::to_hex;
 inline std::string norm(std::string_view s) {
-  return to_hex(hex(s));
-}
-
-// Hex of a string's bytes ("a/b" -> "61 2f 62").
-inline std::string str_hex(std::string_view s) {
-  return to_hex(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+  return mquictt::test::norm_hex(s);
 }
 
 class FakeStream final : public ByteStream {
