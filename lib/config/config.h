@@ -8,7 +8,8 @@
 // path, and *all* errors of a document are returned together, never just the first one.
 //
 // YAML layout (docs/config.md is the reference, config/mquictt.yaml the annotated default):
-//   listeners: [{name, transport, protocol, bind, max_connections, tcp_nodelay, tls: {...}}]
+//   listeners: [{name, transport, protocol, bind, max_connections, tcp_nodelay, tls: {...},
+//                quic: {...}}]
 //   limits:    {max_packet_size, receive_maximum, max_inflight_messages, ...}
 //   mqtt:      {maximum_qos, retain_available, shared_subscriptions: {enabled, strategy}, ...}
 //   log:       {level}
@@ -29,11 +30,19 @@ enum class Transport : uint8_t { kTcp, kTls, kQuic, kWs };
 enum class SharedStrategy : uint8_t { kRoundRobin, kRandom, kSticky };
 enum class OverflowPolicy : uint8_t { kDropNewest, kDisconnect };
 enum class LogLevel : uint8_t { kTrace, kDebug, kInfo, kWarning, kError, kCritical, kOff };
+enum class CongestionControl : uint8_t { kCubic, kReno, kBbr };
+enum class RetryPolicy : uint8_t {
+  kNever,            // never send Retry
+  kAlways,           // validate every new client address with a Retry round trip
+  kAboveHandshakes,  // only while more than retry_handshakes_above handshakes are in progress
+};
 
 std::string_view to_string(Transport t);
 std::string_view to_string(SharedStrategy s);
 std::string_view to_string(OverflowPolicy p);
 std::string_view to_string(LogLevel l);
+std::string_view to_string(CongestionControl c);
+std::string_view to_string(RetryPolicy r);
 
 // Position in a YAML file, 1-based. line == 0 means "unknown" (e.g. a default value).
 struct SourceMark {
@@ -51,13 +60,31 @@ struct ConfigError {
   std::string to_string() const;
 };
 
-// Certificate settings of a TLS (or, later, QUIC) listener. Parsed and validated for shape only:
-// TLS listeners are not implemented yet, so a listener with transport: tls is rejected.
+// Certificate settings of a TLS or QUIC listener. Used by QUIC listeners; TLS listeners are not
+// implemented yet, so a listener with transport: tls is rejected.
 struct TlsSettings {
   std::string cert_file;
   std::string key_file;
   std::string ca_file;               // empty: client certificates are not verified
   bool require_certificate = false;  // needs ca_file
+};
+
+// QUIC transport settings of a `transport: quic` listener (the `quic:` block). Defaults follow
+// the EMQX/NanoMQ conventions where they have one (docs/quic.md).
+struct QuicSettings {
+  uint32_t idle_timeout_ms = 120'000;      // QUIC max_idle_timeout; 0 = no idle timeout
+  uint32_t handshake_timeout_ms = 10'000;  // give up a handshake after this long
+  uint32_t max_streams_per_connection = 10;  // client-initiated bidirectional streams
+  uint64_t stream_window_bytes = 256 * 1024;       // initial per-stream receive window
+  uint64_t connection_window_bytes = 1024 * 1024;  // initial per-connection receive window
+  uint8_t node_id = 0;  // first byte of every server connection ID (CID-based load balancing)
+  CongestionControl congestion_control = CongestionControl::kCubic;
+  uint32_t initial_rtt_ms = 333;  // RTT assumed before the first sample (RFC 9002's 333 ms)
+  uint32_t max_ack_delay_ms = 25;
+  uint32_t keepalive_ms = 0;  // send a QUIC PING after this much idle time; 0 = never
+  RetryPolicy retry = RetryPolicy::kNever;
+  uint32_t retry_handshakes_above = 0;  // for RetryPolicy::kAboveHandshakes
+  std::string qlog_dir;                 // one qlog file per connection; empty = no qlog
 };
 
 struct ListenerConfig {
@@ -71,7 +98,11 @@ struct ListenerConfig {
   uint32_t max_connections = 0;  // 0 = unlimited
   bool tcp_nodelay = true;       // disable Nagle on accepted sockets
   std::optional<TlsSettings> tls;
+  std::optional<QuicSettings> quic;  // only on transport: quic (defaults when absent)
 };
+
+// UDP port of a QUIC listener whose bind has no port (EMQX / NanoMQ convention).
+inline constexpr uint16_t kDefaultQuicPort = 14567;
 
 // Mirrors broker::BrokerConfig field by field (lib/server copies it across); the defaults here are
 // the ones documented in config/mquictt.yaml.
