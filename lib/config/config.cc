@@ -72,6 +72,30 @@ std::string_view to_string(LogLevel l) {
   return "?";
 }
 
+std::string_view to_string(CongestionControl c) {
+  switch (c) {
+    case CongestionControl::kCubic:
+      return "cubic";
+    case CongestionControl::kReno:
+      return "reno";
+    case CongestionControl::kBbr:
+      return "bbr";
+  }
+  return "?";
+}
+
+std::string_view to_string(RetryPolicy r) {
+  switch (r) {
+    case RetryPolicy::kNever:
+      return "never";
+    case RetryPolicy::kAlways:
+      return "always";
+    case RetryPolicy::kAboveHandshakes:
+      return "when_handshakes_above";
+  }
+  return "?";
+}
+
 std::string ConfigError::to_string() const {
   std::string s = file.empty() ? std::string("<config>") : file;
   if (mark.line > 0) {
@@ -467,6 +491,66 @@ constexpr Field<TlsSettings> kTlsFields[] = {
      [](Reader& r, const Item& i, TlsSettings& t) { r.boolean(i, t.require_certificate); }},
 };
 
+using Q = QuicSettings;
+
+// `retry: {when_handshakes_above: N}`: the only key of the mapping form of `retry`.
+constexpr Field<Q> kRetryFields[] = {
+    {"when_handshakes_above",
+     [](Reader& r, const Item& i, Q& q) {
+       r.integer(i, 0, 1'000'000, q.retry_handshakes_above);
+       q.retry = RetryPolicy::kAboveHandshakes;
+     }},
+};
+
+constexpr Field<Q> kQuicFields[] = {
+    {"idle_timeout_ms",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 86'400'000, q.idle_timeout_ms); }},
+    {"handshake_timeout_ms",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 100, 600'000, q.handshake_timeout_ms); }},
+    {"max_streams_per_connection",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 1, 1000, q.max_streams_per_connection); }},
+    // QUIC carries MQTT packets of up to 256 MiB, but the windows only bound how much a client
+    // may send ahead of what the broker consumed; 1 KiB keeps a connection able to progress.
+    {"stream_window_bytes",
+     [](Reader& r, const Item& i, Q& q) {
+       r.integer(i, 1024, uint64_t{1} << 30, q.stream_window_bytes);
+     }},
+    {"connection_window_bytes",
+     [](Reader& r, const Item& i, Q& q) {
+       r.integer(i, 1024, uint64_t{1} << 32, q.connection_window_bytes);
+     }},
+    {"node_id", [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 255, q.node_id); }},
+    {"congestion_control",
+     [](Reader& r, const Item& i, Q& q) {
+       static constexpr std::pair<std::string_view, CongestionControl> kNames[] = {
+           {"cubic", CongestionControl::kCubic},
+           {"reno", CongestionControl::kReno},
+           {"bbr", CongestionControl::kBbr}};
+       r.enumeration<CongestionControl>(i, kNames, q.congestion_control);
+     }},
+    {"initial_rtt_ms",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 1, 60'000, q.initial_rtt_ms); }},
+    // RFC 9000 18.2: values of 2^14 ms or more are invalid.
+    {"max_ack_delay_ms",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 16'383, q.max_ack_delay_ms); }},
+    {"keepalive_ms",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 86'400'000, q.keepalive_ms); }},
+    {"retry",
+     [](Reader& r, const Item& i, Q& q) {
+       if (i.node.IsMap()) {
+         auto seen = read_map<Q>(r, i, kRetryFields, q);
+         if (!seen.count("when_handshakes_above")) {
+           r.error(i, "expected never, always or {when_handshakes_above: N}");
+         }
+         return;
+       }
+       static constexpr std::pair<std::string_view, RetryPolicy> kNames[] = {
+           {"never", RetryPolicy::kNever}, {"always", RetryPolicy::kAlways}};
+       r.enumeration<RetryPolicy>(i, kNames, q.retry);
+     }},
+    {"qlog_dir", [](Reader& r, const Item& i, Q& q) { r.string(i, 4096, q.qlog_dir); }},
+};
+
 bool valid_listener_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -500,12 +584,14 @@ constexpr Field<L> kListenerFields[] = {
        r.enumeration<int>(i, kNames, unused);
        l.protocol = "mqtt";
      }},
+    // Only stored here: whether the port may be left out depends on the transport, which can
+    // come later in the mapping; read_listeners() parses it.
     {"bind",
      [](Reader& r, const Item& i, L& l) {
        if (!i.node.IsScalar()) {
          return r.error(i, "expected \"address:port\", got " + describe(i.node));
        }
-       if (auto err = parse_bind_address(i.node.Scalar(), l)) r.error(i, *err);
+       l.bind = i.node.Scalar();
      }},
     {"max_connections",
      [](Reader& r, const Item& i, L& l) { r.integer(i, 0, kMaxU32, l.max_connections); }},
@@ -516,7 +602,31 @@ constexpr Field<L> kListenerFields[] = {
        read_map<TlsSettings>(r, i, kTlsFields, tls);
        l.tls = std::move(tls);
      }},
+    {"quic",
+     [](Reader& r, const Item& i, L& l) {
+       QuicSettings quic;
+       read_map<QuicSettings>(r, i, kQuicFields, quic);
+       l.quic = std::move(quic);
+     }},
 };
+
+// A bare address ("0.0.0.0", "[::]") with no port: allowed for QUIC listeners only.
+bool is_portless_address(std::string_view text) {
+  if (!text.empty() && text.front() == '[') return text.back() == ']';
+  return !text.empty() && text.find(':') == std::string_view::npos;
+}
+
+void parse_listener_bind(Reader& r, const std::map<std::string, SourceMark>& marks,
+                         const std::string& path, ListenerConfig& l) {
+  auto it = marks.find(path);
+  SourceMark mark = it == marks.end() ? SourceMark{} : it->second;
+  std::string text = l.bind;
+  if (l.transport == Transport::kQuic && is_portless_address(text)) {
+    text += ":" + std::to_string(kDefaultQuicPort);
+  }
+  l.bind.clear();
+  if (auto err = parse_bind_address(text, l)) r.error(mark, path, *err);
+}
 
 // Where a misplaced key really lives, for hints such as "did you mean 'limits.max_packet_size'?".
 std::string find_elsewhere(std::string_view key, std::string_view except_section) {
@@ -556,6 +666,8 @@ void read_listeners(Reader& r, const Item& item, Config& c) {
     auto seen = read_map<ListenerConfig>(r, li, kListenerFields, l);
     if (!seen.count("bind")) {
       r.error(li, "missing required key 'bind' (e.g. bind: \"0.0.0.0:1883\")");
+    } else if (!l.bind.empty()) {
+      parse_listener_bind(r, c.marks, li.path + ".bind", l);
     }
     if (!seen.count("name"))
       l.name = std::string(to_string(l.transport)) + "-" + std::to_string(l.port);
@@ -606,6 +718,8 @@ std::vector<std::string> known_keys() {
   add("", std::span(kRootFields));
   add("listeners[].", std::span(kListenerFields));
   add("listeners[].tls.", std::span(kTlsFields));
+  add("listeners[].quic.", std::span(kQuicFields));
+  add("listeners[].quic.retry.", std::span(kRetryFields));
   add("limits.", std::span(kLimitFields));
   add("mqtt.", std::span(kMqttFields));
   add("mqtt.shared_subscriptions.", std::span(kSharedFields));
@@ -687,9 +801,12 @@ std::vector<ConfigError> validate_impl(const Config& c, const std::set<std::stri
     const ListenerConfig& l = c.listeners[i];
     const std::string p = "listeners[" + std::to_string(i) + "]";
     if (is_bad(p)) continue;
-    if (l.transport != Transport::kTcp) {
+    if (l.transport != Transport::kTcp && l.transport != Transport::kQuic) {
       error(p + ".transport", "transport '" + std::string(to_string(l.transport)) +
-                                  "' is not supported yet (only tcp is)");
+                                  "' is not supported yet (only tcp and quic are)");
+    }
+    if (l.quic && l.transport != Transport::kQuic) {
+      error(p + ".quic", "quic settings need transport: quic");
     }
     if (l.tls && l.transport != Transport::kTls && l.transport != Transport::kQuic) {
       error(p + ".tls", "tls settings need transport: tls or quic");

@@ -35,7 +35,9 @@ struct CatalogueFile {
 };
 
 // GoogleTest prints parameters of failing tests; the path says it all.
-void PrintTo(const CatalogueFile& f, std::ostream* os) { *os << f.path.filename().string(); }
+void PrintTo(const CatalogueFile& f, std::ostream* os) {
+  *os << f.path.filename().string();
+}
 
 // A parsed file. `error` is non-empty when the file itself does not follow the format.
 struct Case {

@@ -245,18 +245,174 @@ TEST(ConfigKeys, TlsBlockIsParsedButTlsIsNotSupportedYet) {
   ASSERT_EQ(r.errors.size(), 1u) << joined(r);
   EXPECT_EQ(r.errors[0].to_string(),
             "t.yaml:2:16: listeners[0].transport: transport 'tls' is not supported yet (only tcp "
-            "is)");
+            "and quic are)");
   ASSERT_TRUE(r.config.listeners[0].tls.has_value());
   EXPECT_EQ(r.config.listeners[0].tls->cert_file, "/etc/mquictt/server.crt");
 }
 
-TEST(ConfigKeys, QuicAndWsAreNotSupportedYet) {
-  for (const char* t : {"quic", "ws"}) {
-    LoadResult r =
-        parse(std::string("listeners:\n  - transport: ") + t + "\n    bind: 0.0.0.0:1\n", "t.yaml");
-    ASSERT_FALSE(r.ok());
-    EXPECT_NE(joined(r).find("is not supported yet"), std::string::npos) << joined(r);
-  }
+TEST(ConfigKeys, WsIsNotSupportedYet) {
+  LoadResult r = parse("listeners:\n  - transport: ws\n    bind: 0.0.0.0:1\n", "t.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(joined(r).find("is not supported yet"), std::string::npos) << joined(r);
+}
+
+// ---- quic listeners -----------------------------------------------------------------------------
+
+TEST(ConfigQuic, DefaultsWithoutQuicBlock) {
+  LoadResult r = ok_parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:0"
+    tls: {cert_file: c.pem, key_file: k.pem}
+)");
+  const ListenerConfig& l = r.config.listeners[0];
+  EXPECT_EQ(l.transport, Transport::kQuic);
+  EXPECT_EQ(l.name, "quic-0");
+  EXPECT_FALSE(l.quic.has_value());
+  QuicSettings q;
+  EXPECT_EQ(q.idle_timeout_ms, 120'000u);
+  EXPECT_EQ(q.handshake_timeout_ms, 10'000u);
+  EXPECT_EQ(q.max_streams_per_connection, 10u);
+  EXPECT_EQ(q.stream_window_bytes, 256u * 1024u);
+  EXPECT_EQ(q.connection_window_bytes, 1024u * 1024u);
+  EXPECT_EQ(q.node_id, 0);
+  EXPECT_EQ(q.congestion_control, CongestionControl::kCubic);
+  EXPECT_EQ(q.initial_rtt_ms, 333u);
+  EXPECT_EQ(q.max_ack_delay_ms, 25u);
+  EXPECT_EQ(q.keepalive_ms, 0u);
+  EXPECT_EQ(q.retry, RetryPolicy::kNever);
+  EXPECT_TRUE(q.qlog_dir.empty());
+}
+
+TEST(ConfigQuic, EveryKey) {
+  LoadResult r = ok_parse(R"(listeners:
+  - name: q
+    transport: quic
+    bind: "[::1]:14567"
+    max_connections: 50
+    tls:
+      cert_file: /etc/mquictt/server.crt
+      key_file: /etc/mquictt/server.key
+      ca_file: /etc/mquictt/ca.crt
+      require_certificate: true
+    quic:
+      idle_timeout_ms: 0
+      handshake_timeout_ms: 5000
+      max_streams_per_connection: 4
+      stream_window_bytes: 65536
+      connection_window_bytes: 131072
+      node_id: 7
+      congestion_control: bbr
+      initial_rtt_ms: 100
+      max_ack_delay_ms: 10
+      keepalive_ms: 15000
+      retry: always
+      qlog_dir: /tmp/qlog
+)");
+  const ListenerConfig& l = r.config.listeners[0];
+  EXPECT_TRUE(l.ipv6);
+  EXPECT_EQ(l.host, "::1");
+  EXPECT_EQ(l.port, 14567);
+  ASSERT_TRUE(l.quic.has_value());
+  const QuicSettings& q = *l.quic;
+  EXPECT_EQ(q.idle_timeout_ms, 0u);
+  EXPECT_EQ(q.handshake_timeout_ms, 5000u);
+  EXPECT_EQ(q.max_streams_per_connection, 4u);
+  EXPECT_EQ(q.stream_window_bytes, 65536u);
+  EXPECT_EQ(q.connection_window_bytes, 131072u);
+  EXPECT_EQ(q.node_id, 7);
+  EXPECT_EQ(q.congestion_control, CongestionControl::kBbr);
+  EXPECT_EQ(q.initial_rtt_ms, 100u);
+  EXPECT_EQ(q.max_ack_delay_ms, 10u);
+  EXPECT_EQ(q.keepalive_ms, 15000u);
+  EXPECT_EQ(q.retry, RetryPolicy::kAlways);
+  EXPECT_EQ(q.qlog_dir, "/tmp/qlog");
+}
+
+TEST(ConfigQuic, RetryWhenHandshakesAbove) {
+  LoadResult r = ok_parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:1"
+    tls: {cert_file: c.pem, key_file: k.pem}
+    quic:
+      retry: {when_handshakes_above: 100}
+)");
+  ASSERT_TRUE(r.config.listeners[0].quic.has_value());
+  EXPECT_EQ(r.config.listeners[0].quic->retry, RetryPolicy::kAboveHandshakes);
+  EXPECT_EQ(r.config.listeners[0].quic->retry_handshakes_above, 100u);
+}
+
+TEST(ConfigQuic, PortDefaultsTo14567ForQuicOnly) {
+  LoadResult r = ok_parse(R"(listeners:
+  - bind: "127.0.0.1"
+    transport: quic
+    tls: {cert_file: c.pem, key_file: k.pem}
+  - transport: quic
+    name: q6
+    bind: "[::]"
+    tls: {cert_file: c.pem, key_file: k.pem}
+)");
+  EXPECT_EQ(r.config.listeners[0].port, 14567);
+  EXPECT_EQ(r.config.listeners[0].bind, "127.0.0.1:14567");
+  EXPECT_EQ(r.config.listeners[0].name, "quic-14567");
+  EXPECT_EQ(r.config.listeners[1].port, 14567);
+  EXPECT_TRUE(r.config.listeners[1].ipv6);
+  EXPECT_EQ(r.config.listeners[1].bind, "[::]:14567");
+
+  LoadResult tcp = parse("listeners:\n  - bind: \"127.0.0.1\"\n", "b.yaml");
+  EXPECT_EQ(messages(tcp), std::vector<std::string>{
+                               "b.yaml:2:11: listeners[0].bind: expected \"address:port\", e.g. "
+                               "\"0.0.0.0:1883\" or \"[::]:1883\""});
+}
+
+// A TCP and a QUIC listener may share a port number: one is TCP, the other UDP.
+TEST(ConfigQuic, SamePortAsTcpIsFine) {
+  ok_parse(R"(listeners:
+  - bind: "127.0.0.1:1883"
+  - transport: quic
+    bind: "127.0.0.1:1883"
+    tls: {cert_file: c.pem, key_file: k.pem}
+)");
+}
+
+TEST(ConfigQuic, Errors) {
+  LoadResult r = parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:0"
+    quic:
+      idle_timeout: 5
+      node_id: 256
+      congestion_control: vegas
+      retry: sometimes
+      max_ack_delay_ms: 16384
+  - bind: "127.0.0.1:0"
+    name: t
+    quic: {}
+  - transport: quic
+    name: q2
+    bind: "127.0.0.1:0"
+    tls: {cert_file: c.pem, key_file: k.pem}
+    quic:
+      retry: {when: 3}
+)",
+                       "q.yaml");
+  EXPECT_EQ(messages(r),
+            (std::vector<std::string>{
+                "q.yaml:5:7: listeners[0].quic.idle_timeout: unknown key (did you mean "
+                "'idle_timeout_ms'?)",
+                "q.yaml:6:16: listeners[0].quic.node_id: expected an integer between 0 and 255, "
+                "got \"256\"",
+                "q.yaml:7:27: listeners[0].quic.congestion_control: expected one of cubic, reno, "
+                "bbr, got \"vegas\"",
+                "q.yaml:8:14: listeners[0].quic.retry: expected one of never, always, got "
+                "\"sometimes\"",
+                "q.yaml:9:25: listeners[0].quic.max_ack_delay_ms: expected an integer between 0 "
+                "and 16383, got \"16384\"",
+                "q.yaml:12:11: listeners[1].quic: quic settings need transport: quic",
+                "q.yaml:18:14: listeners[2].quic.retry: expected never, always or "
+                "{when_handshakes_above: N}",
+                "q.yaml:18:15: listeners[2].quic.retry.when: unknown key (did you mean "
+                "'when_handshakes_above'?)",
+            }));
 }
 
 // ---- unknown keys -------------------------------------------------------------------------------
