@@ -122,6 +122,15 @@ int DaemonProcess::stop(int signal, std::chrono::milliseconds timeout) {
   return status;
 }
 
+long DaemonProcess::rss_kib() const {
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
 std::string DaemonProcess::logs() const {
   std::lock_guard lock(mu_);
   return log_;

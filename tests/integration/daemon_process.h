@@ -34,6 +34,9 @@ class DaemonProcess {
   bool running();
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Resident set size of the daemon in KiB (VmRSS), or -1.
+  long rss_kib() const;
   std::string logs() const;
   // Waits until the daemon's log contains `needle` (true) or the timeout passes (false).
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout);

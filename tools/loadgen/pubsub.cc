@@ -172,6 +172,9 @@ class Worker {
     uint32_t id;
     PublishTemplate tmpl;
     uint32_t window = 0;
+    // Closed loop: send only once this many messages of credit are free, so credit that comes
+    // back a few messages at a time still leaves in large writes (a quarter of the window).
+    uint32_t refill = 1;
     uint64_t sent = 0;
     uint32_t unacked = 0;
     std::vector<uint8_t> pid_used;  // QoS > 0: packet ids awaiting PUBACK / PUBCOMP
@@ -200,6 +203,8 @@ class Worker {
   // Appends as many PUBLISHes as the windows allow. Returns true if it stopped only because of
   // the batch size (so the loop should come back without sleeping).
   bool pump(Pub& pub, int64_t now);
+  // Closed-loop credit: the QoS 1/2 ack window and, with e2e pacing, the delivery window.
+  int64_t credit(Pub& pub, int64_t now, bool account_stall);
   int64_t e2e_credit(Pub& pub, int64_t now, bool account_stall);
   uint16_t alloc_packet_id(Pub& pub);
   void mark_dirty(size_t si);
@@ -467,6 +472,7 @@ void Worker::on_handshake_frame(size_t si, std::span<const uint8_t> frame) {
         p.window = std::min<uint32_t>(p.window, *ack->props.receive_maximum);
       }
       stats.min_window = std::min(stats.min_window, p.window);
+      p.refill = open_loop_ ? 1 : std::max<uint32_t>(1, p.window / 4);
       s.state = State::kReady;
       shared_.ready.fetch_add(1);
     } else {
@@ -559,12 +565,12 @@ int64_t Worker::e2e_credit(Pub& pub, int64_t now, bool account_stall) {
       0, static_cast<int64_t>(pub.sent) - static_cast<int64_t>(delivered + pub.written_off));
   int64_t credit = static_cast<int64_t>(pub.window) - outstanding;
   if (account_stall) {
-    if (receipts != pub.last_receipts || credit > 0) {
+    if (receipts != pub.last_receipts || credit >= static_cast<int64_t>(pub.refill)) {
       pub.last_receipts = receipts;
       pub.last_progress_ns = now;
     } else if (now - pub.last_progress_ns > kStallNs) {
-      // Nothing delivered for a second with a full window: those messages are gone (QoS 0
-      // drops). Writing them off keeps the run going; the loss still shows in the report.
+      // Nothing delivered for a second with (nearly) a full window: those messages are gone
+      // (QoS 0 drops). Writing them off keeps the run going; the loss still shows in the report.
       pub.written_off += static_cast<uint64_t>(outstanding);
       ++stats.stalls;
       pub.last_progress_ns = now;
@@ -572,6 +578,13 @@ int64_t Worker::e2e_credit(Pub& pub, int64_t now, bool account_stall) {
     }
   }
   return credit;
+}
+
+int64_t Worker::credit(Pub& pub, int64_t now, bool account_stall) {
+  int64_t c = INT64_MAX;
+  if (opt_.qos > 0) c = static_cast<int64_t>(pub.window) - pub.unacked;
+  if (e2e_) c = std::min(c, e2e_credit(pub, now, account_stall));
+  return c;
 }
 
 uint16_t Worker::alloc_packet_id(Pub& pub) {
@@ -590,9 +603,7 @@ bool Worker::pump(Pub& pub, int64_t now) {
   Slot& s = slots_[pub.slot];
   if (s.state != State::kReady || now < shared_.t_start || now >= shared_.t_end) return false;
   if (s.conn.pending() >= kMaxPendingBytes) return false;  // EPOLLOUT resumes it
-  int64_t credit = INT64_MAX;
-  if (opt_.qos > 0) credit = static_cast<int64_t>(pub.window) - pub.unacked;
-  if (e2e_) credit = std::min(credit, e2e_credit(pub, now, true));
+  int64_t credit = this->credit(pub, now, true);
   if (open_loop_) {
     int64_t since = now - shared_.t_start - pub.offset_ns;
     int64_t due = since < 0 ? 0 : since / pub.interval_ns + 1;
@@ -600,7 +611,7 @@ bool Worker::pump(Pub& pub, int64_t now) {
   }
   auto batch_max = static_cast<int64_t>(std::max<size_t>(1, kBatchBytes / pub.tmpl.frame_size()));
   int64_t n = std::min(credit, batch_max);
-  if (n <= 0) return false;
+  if (n <= 0 || (!open_loop_ && n < std::min<int64_t>(pub.refill, batch_max))) return false;
   auto& out = s.conn.out();
   out.reserve(out.size() + static_cast<size_t>(n) * pub.tmpl.frame_size());
   for (int64_t i = 0; i < n; ++i) {
@@ -686,7 +697,10 @@ void Worker::run() {
       sleeping.store(true, std::memory_order_seq_cst);
       // Receipts may have landed between the pump and the store above.
       for (Pub& p : pubs_) {
-        if (slots_[p.slot].state == State::kReady && e2e_credit(p, now, false) > 0) timeout = 0;
+        if (slots_[p.slot].state == State::kReady &&
+            credit(p, now, false) >= static_cast<int64_t>(p.refill)) {
+          timeout = 0;
+        }
       }
     }
     int n = poller_.wait(events, timeout);
