@@ -5,10 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 namespace mquictt::test {
 
@@ -21,6 +21,14 @@ const char* daemon_path() {
 #endif
 }
 
+std::string test_cert(const std::string& name) {
+#ifdef MQUICTT_TEST_DATA_DIR
+  return std::string(MQUICTT_TEST_DATA_DIR) + "/certs/" + name;
+#else
+  return "tests/data/certs/" + name;
+#endif
+}
+
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
   if (reader_.joinable()) reader_.join();
@@ -30,6 +38,23 @@ DaemonProcess::~DaemonProcess() {
   }
 }
 
+namespace {
+// The port number that follows the first occurrence of `prefix` in `log`, or 0. (std::regex is
+// avoided: g++ 12 reports a false maybe-uninitialized inside <regex> under ASan at -O2.)
+uint16_t port_after(const std::string& log, const std::string& prefix) {
+  size_t at = log.find(prefix);
+  if (at == std::string::npos) return 0;
+  size_t begin = at + prefix.size();
+  size_t end = begin;
+  while (end < log.size() && end - begin < 5 &&
+         std::isdigit(static_cast<unsigned char>(log[end]))) {
+    ++end;
+  }
+  if (end == begin || end == log.size()) return 0;  // digits may still be arriving
+  return static_cast<uint16_t>(std::stoi(log.substr(begin, end - begin)));
+}
+}  // namespace
+
 bool DaemonProcess::start(const std::string& yaml_extra, std::chrono::milliseconds timeout) {
   std::string cfg =
       "listeners:\n"
@@ -37,6 +62,25 @@ bool DaemonProcess::start(const std::string& yaml_extra, std::chrono::millisecon
       "    transport: tcp\n"
       "    bind: \"127.0.0.1:0\"\n" +
       yaml_extra;
+  return start_with_config(cfg, timeout);
+}
+
+bool DaemonProcess::start_with_quic(const std::string& yaml_extra, const std::string& quic_extra,
+                                    std::chrono::milliseconds timeout) {
+  std::string cfg =
+      "listeners:\n"
+      "  - name: tcp\n"
+      "    transport: tcp\n"
+      "    bind: \"127.0.0.1:0\"\n"
+      "  - name: quic\n"
+      "    transport: quic\n"
+      "    bind: \"127.0.0.1:0\"\n"
+      "    tls:\n"
+      "      cert_file: \"" +
+      test_cert("server.pem") +
+      "\"\n"
+      "      key_file: \"" +
+      test_cert("server.key") + "\"\n" + quic_extra + yaml_extra;
   return start_with_config(cfg, timeout);
 }
 
@@ -56,6 +100,8 @@ bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::mill
   if (pid_ == 0) {
     dup2(pipefd[1], STDERR_FILENO);
     dup2(pipefd[1], STDOUT_FILENO);
+    for (const auto& [name, value] : env_)
+      setenv(name.c_str(), value.c_str(), 1);
     const char* bin = daemon_path();
     execl(bin, bin, "-c", cfg_path.c_str(), "-v", static_cast<char*>(nullptr));
     _exit(127);
@@ -63,16 +109,18 @@ bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::mill
   close(pipefd[1]);
   reader_ = std::thread([this, fd = pipefd[0]] { reader_loop(fd); });
 
-  static const std::regex kListening(R"(listening on tcp 127\.0\.0\.1:(\d+))");
+  const bool want_quic = yaml.find("transport: quic") != std::string::npos;
+  // A QUIC-only config has no TCP port to wait for.
+  const bool want_tcp = !want_quic || yaml.find("transport: tcp") != std::string::npos;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lock(mu_);
-      std::smatch m;
-      if (std::regex_search(log_, m, kListening)) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
-        return true;
+      if (port_ == 0) port_ = port_after(log_, "listening on tcp 127.0.0.1:");
+      if (want_quic && quic_port_ == 0) {
+        quic_port_ = port_after(log_, "listening on quic 127.0.0.1:");
       }
+      if ((port_ != 0 || !want_tcp) && (quic_port_ != 0 || !want_quic)) return true;
     }
     if (!running()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -1,7 +1,8 @@
 #pragma once
 // Starts the real mquicttd binary on 127.0.0.1 with a generated YAML config and a kernel-chosen
 // port, for black-box tests. The daemon's stderr is captured (and printed when a test fails, via
-// logs()). The bound port is read from the daemon's "listening on tcp 127.0.0.1:<port>" line.
+// logs()). The bound ports are read from the daemon's "listening on tcp 127.0.0.1:<port>" and
+// "listening on quic 127.0.0.1:<port>" lines.
 //
 // Ownership: DaemonProcess owns the child process and its temp directory; the destructor stops the
 // child (SIGTERM, then SIGKILL after a timeout) and removes the directory.
@@ -12,6 +13,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace mquictt::test {
 
@@ -26,14 +29,26 @@ class DaemonProcess {
   // logs() says why) if the daemon did not report a listening port within `timeout`.
   bool start(const std::string& yaml_extra = "",
              std::chrono::milliseconds timeout = std::chrono::seconds(20));
-  // Starts with exactly this config text (no listener added).
+  // Same, plus a QUIC listener on 127.0.0.1:0 with the test certificates (tests/data/certs).
+  // `quic_extra` goes into that listener's mapping (e.g. "    quic:\n      retry: always\n").
+  bool start_with_quic(const std::string& yaml_extra = "", const std::string& quic_extra = "",
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Starts with exactly this config text (no listener added). Waits for the TCP port and, if the
+  // text has a `transport: quic` listener, the QUIC port.
   bool start_with_config(const std::string& yaml, std::chrono::milliseconds timeout);
 
   // Sends `signal` and waits for exit; returns the exit status (as from waitpid) or -1.
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running();
 
+  // Extra environment variables for the daemon process (set before start()).
+  void set_env(std::string name, std::string value) {
+    env_.emplace_back(std::move(name), std::move(value));
+  }
+
   uint16_t port() const { return port_; }
+  // The QUIC listener's UDP port, 0 if there is none.
+  uint16_t quic_port() const { return quic_port_; }
   pid_t pid() const { return pid_; }
   // Resident set size of the daemon in KiB (VmRSS), or -1.
   long rss_kib() const;
@@ -45,8 +60,10 @@ class DaemonProcess {
  private:
   void reader_loop(int fd);
 
+  std::vector<std::pair<std::string, std::string>> env_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t quic_port_ = 0;
   std::string dir_;
   std::thread reader_;
   mutable std::mutex mu_;
@@ -55,5 +72,7 @@ class DaemonProcess {
 
 // Path of the mquicttd binary under test.
 const char* daemon_path();
+// Path of a file of the test PKI, e.g. test_cert("ca.pem").
+std::string test_cert(const std::string& name);
 
 }  // namespace mquictt::test
