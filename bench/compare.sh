@@ -23,6 +23,7 @@ usage: bench/compare.sh [options]
   --brokers LIST         comma-separated subset of: mosquitto,mquictt (default both)
   --build-dir DIR        CMake build directory (default build/bench)
   --skip-build           use the binaries already in the build directory
+  --cmake-arg ARG        extra CMake configure argument (repeatable), e.g. -DMQUICTT_WERROR=OFF
   --out DIR              where raw JSON, logs and summary.md go (default <build-dir>/results-<time>)
   --broker-cpu N         CPU for the broker (default 1)
   --loadgen-cpu N        CPU for the load generator (default 0)
@@ -43,6 +44,7 @@ skip_build=0
 out=""
 broker_cpu=1
 loadgen_cpu=0
+cmake_args=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
     --brokers) brokers=$2; shift ;;
     --build-dir) build_dir=$2; shift ;;
     --skip-build) skip_build=1 ;;
+    --cmake-arg) cmake_args+=("$2"); shift ;;
     --out) out=$2; shift ;;
     --broker-cpu) broker_cpu=$2; shift ;;
     --loadgen-cpu) loadgen_cpu=$2; shift ;;
@@ -77,7 +80,8 @@ want_scenario() { [[ ",$only," == *",$1,"* ]]; }
 if [ "$skip_build" -eq 0 ]; then
   targets=(mquictt-loadgen)
   want_broker mquictt && targets+=(mquicttd)
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMQUICTT_TESTS=OFF >/dev/null
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMQUICTT_TESTS=OFF \
+    "${cmake_args[@]}" >/dev/null
   cmake --build "$build_dir" --target "${targets[@]}"
 fi
 loadgen="$repo/$build_dir/tools/loadgen/mquictt-loadgen"
@@ -115,7 +119,12 @@ if python3 -c "import sys; sys.exit(0 if float('$load') > 0.5 else 1)"; then
 fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=$((20000 + RANDOM % 20000))
+# Broker ports come from below the ephemeral range: the load generator's own connections (and
+# their TIME_WAIT leftovers after connect-rate) occupy ports inside it.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port_span=$((ephemeral_low - 12000))
+[ "$port_span" -gt 1000 ] || port_span=1000
+next_port=$((10000 + RANDOM % (port_span - 500)))
 pick_port() {
   while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
   port=$next_port
@@ -162,7 +171,16 @@ EOF
   esac
 }
 
-start_broker() {  # broker tag -> sets broker_pid, port
+start_broker() {  # broker tag -> sets broker_pid, port; a few attempts on different ports
+  local attempt
+  for attempt in 1 2 3; do
+    if start_broker_once "$1" "$2"; then return 0; fi
+    [ "$attempt" -lt 3 ] && echo "  retrying $1 on another port" >&2
+  done
+  return 1
+}
+
+start_broker_once() {
   local broker=$1 tag=$2 conf
   pick_port
   case "$broker" in
@@ -181,6 +199,7 @@ start_broker() {  # broker tag -> sets broker_pid, port
   for _ in $(seq 1 250); do
     if ! kill -0 "$broker_pid" 2>/dev/null; then
       echo "  $broker exited at startup (log: $out/$tag.log)" >&2
+      wait "$broker_pid" 2>/dev/null || true
       broker_pid=""
       return 1
     fi
@@ -188,6 +207,7 @@ start_broker() {  # broker tag -> sets broker_pid, port
     sleep 0.02
   done
   echo "  $broker did not open port $port (log: $out/$tag.log)" >&2
+  stop_broker || true
   return 1
 }
 

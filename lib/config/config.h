@@ -72,9 +72,9 @@ struct TlsSettings {
 // QUIC transport settings of a `transport: quic` listener (the `quic:` block). Defaults follow
 // the EMQX/NanoMQ conventions where they have one (docs/quic.md).
 struct QuicSettings {
-  uint32_t idle_timeout_ms = 120'000;      // QUIC max_idle_timeout; 0 = no idle timeout
-  uint32_t handshake_timeout_ms = 10'000;  // give up a handshake after this long
-  uint32_t max_streams_per_connection = 10;  // client-initiated bidirectional streams
+  uint32_t idle_timeout_ms = 120'000;              // QUIC max_idle_timeout; 0 = no idle timeout
+  uint32_t handshake_timeout_ms = 10'000;          // give up a handshake after this long
+  uint32_t max_streams_per_connection = 10;        // client-initiated bidirectional streams
   uint64_t stream_window_bytes = 256 * 1024;       // initial per-stream receive window
   uint64_t connection_window_bytes = 1024 * 1024;  // initial per-connection receive window
   uint8_t node_id = 0;  // first byte of every server connection ID (CID-based load balancing)
@@ -85,6 +85,10 @@ struct QuicSettings {
   RetryPolicy retry = RetryPolicy::kNever;
   uint32_t retry_handshakes_above = 0;  // for RetryPolicy::kAboveHandshakes
   std::string qlog_dir;                 // one qlog file per connection; empty = no qlog
+  // File with the key material for stateless resets and address validation tokens (at least 32
+  // bytes, e.g. from /dev/urandom). Empty: random per process, so a restarted server cannot
+  // reset its predecessor's connections or accept its tokens.
+  std::string static_secret_file;
 };
 
 struct ListenerConfig {

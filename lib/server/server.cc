@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "log/log.h"
@@ -55,10 +57,76 @@ broker::OverflowPolicy to_broker(config::OverflowPolicy p) {
   return broker::OverflowPolicy::kDropNewest;
 }
 
+ngtcp2_cc_algo to_ngtcp2(config::CongestionControl c) {
+  switch (c) {
+    case config::CongestionControl::kCubic:
+      return NGTCP2_CC_ALGO_CUBIC;
+    case config::CongestionControl::kReno:
+      return NGTCP2_CC_ALGO_RENO;
+    case config::CongestionControl::kBbr:
+      return NGTCP2_CC_ALGO_BBR;
+  }
+  return NGTCP2_CC_ALGO_CUBIC;
+}
+
+quic::RetryMode to_quic(config::RetryPolicy r) {
+  switch (r) {
+    case config::RetryPolicy::kNever:
+      return quic::RetryMode::kNever;
+    case config::RetryPolicy::kAlways:
+      return quic::RetryMode::kAlways;
+    case config::RetryPolicy::kAboveHandshakes:
+      return quic::RetryMode::kAboveHandshakes;
+  }
+  return quic::RetryMode::kNever;
+}
+
 // What a reload cannot change without rebinding.
 bool same_listener(const config::ListenerConfig& a, const config::ListenerConfig& b) {
   return a.name == b.name && a.transport == b.transport && a.host == b.host && a.port == b.port &&
          a.max_connections == b.max_connections && a.tcp_nodelay == b.tcp_nodelay;
+}
+
+std::unique_ptr<quic::QuicListener> make_quic_listener(transport::EvLoop& loop,
+                                                       broker::Broker& broker,
+                                                       const config::ListenerConfig& lc,
+                                                       const config::BrokerSettings& settings) {
+  const config::QuicSettings q = lc.quic.value_or(config::QuicSettings{});
+  quic::QuicListenerOptions o;
+  o.name = lc.name;
+  o.host = lc.host;
+  o.port = lc.port;
+  o.ipv6 = lc.ipv6;
+  o.max_connections = lc.max_connections;
+  if (lc.tls) {
+    o.tls.cert_file = lc.tls->cert_file;
+    o.tls.key_file = lc.tls->key_file;
+    o.tls.ca_file = lc.tls->ca_file;
+    o.tls.require_certificate = lc.tls->require_certificate;
+  }
+  o.transport = to_quic_options(lc, settings);
+  o.node_id = q.node_id;
+  o.retry = to_quic(q.retry);
+  o.retry_handshakes_above = q.retry_handshakes_above;
+  if (!q.static_secret_file.empty()) {
+    std::ifstream in(q.static_secret_file, std::ios::binary);
+    o.static_secret.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) o.static_secret.clear();
+    if (o.static_secret.size() < 32) {
+      throw std::runtime_error("listener " + lc.name + ": quic.static_secret_file " +
+                               q.static_secret_file +
+                               ": cannot read at least 32 bytes (e.g. head -c 32 /dev/urandom)");
+    }
+  }
+  broker::ListenerInfo info{lc.name, "quic", lc.max_connections};
+  try {
+    return std::make_unique<quic::QuicListener>(
+        loop, std::move(o),
+        [&broker, info](broker::ByteStream& s) { return broker.accept(s, info); });
+  } catch (const std::runtime_error& e) {
+    // Certificate errors do not name the listener by themselves; bind errors name the address.
+    throw std::runtime_error("listener " + lc.name + ": " + e.what());
+  }
 }
 
 }  // namespace
@@ -106,6 +174,25 @@ transport::TcpConnectionOptions to_connection_options(const config::BrokerSettin
   return o;
 }
 
+quic::QuicTransportOptions to_quic_options(const config::ListenerConfig& listener,
+                                           const config::BrokerSettings& settings) {
+  const config::QuicSettings q = listener.quic.value_or(config::QuicSettings{});
+  quic::QuicTransportOptions o;
+  o.idle_timeout = quic::Timestamp{q.idle_timeout_ms} * quic::kNanosPerMilli;
+  o.handshake_timeout = quic::Timestamp{q.handshake_timeout_ms} * quic::kNanosPerMilli;
+  o.max_streams_bidi = q.max_streams_per_connection;
+  o.stream_window_bytes = q.stream_window_bytes;
+  o.connection_window_bytes = q.connection_window_bytes;
+  o.congestion_control = to_ngtcp2(q.congestion_control);
+  o.initial_rtt = quic::Timestamp{q.initial_rtt_ms} * quic::kNanosPerMilli;
+  o.max_ack_delay = quic::Timestamp{q.max_ack_delay_ms} * quic::kNanosPerMilli;
+  o.keepalive = quic::Timestamp{q.keepalive_ms} * quic::kNanosPerMilli;
+  o.qlog_dir = q.qlog_dir;
+  o.high_watermark_bytes = settings.outbound_high_watermark_bytes;
+  o.low_watermark_bytes = settings.outbound_low_watermark_bytes;
+  return o;
+}
+
 void apply_log_level(config::LogLevel level) {
   spdlog::level::level_enum l = spdlog::level::info;
   switch (level) {
@@ -148,6 +235,10 @@ Server::Server(const config::Config& config, ServerOptions options)
   if (config.listeners.empty()) throw std::runtime_error("no listener configured");
   const auto conn_options = to_connection_options(config.broker);
   for (const auto& lc : config.listeners) {
+    if (lc.transport == config::Transport::kQuic) {
+      quic_listeners_.push_back(make_quic_listener(loop_, broker_, lc, config.broker));
+      continue;
+    }
     if (lc.transport != config::Transport::kTcp) {
       throw std::runtime_error("listener " + lc.name + ": transport " +
                                std::string(config::to_string(lc.transport)) +
@@ -182,10 +273,13 @@ Server::Server(const config::Config& config, ServerOptions options)
 Server::~Server() {
   // Connections first (handlers -> on_closed -> broker), while the broker is still alive.
   listeners_.clear();
+  quic_listeners_.clear();
 }
 
 void Server::run() {
   for (auto& l : listeners_)
+    l->start();
+  for (auto& l : quic_listeners_)
     l->start();
   loop_.run();
 }
@@ -194,12 +288,16 @@ std::vector<BoundListener> Server::listeners() const {
   std::vector<BoundListener> out;
   for (const auto& l : listeners_)
     out.push_back({l->name(), "tcp", l->local_address(), l->port()});
+  for (const auto& l : quic_listeners_)
+    out.push_back({l->name(), "quic", l->local_address(), l->port()});
   return out;
 }
 
 size_t Server::connection_count() const {
   size_t n = 0;
   for (const auto& l : listeners_)
+    n += l->connection_count();
+  for (const auto& l : quic_listeners_)
     n += l->connection_count();
   return n;
 }
@@ -275,9 +373,14 @@ void Server::shutdown() {
   shutting_down_ = true;
   for (auto& l : listeners_)
     l->stop_accepting();
+  for (auto& l : quic_listeners_)
+    l->stop_accepting();
   broker_.shutdown();
-  // The broker closes the streams it knows; this catches any it does not (e.g. refused ones).
+  // The broker closes the streams it knows; this catches any it does not (e.g. refused ones,
+  // QUIC connections still in their handshake).
   for (auto& l : listeners_)
+    l->connections().close_all();
+  for (auto& l : quic_listeners_)
     l->connections().close_all();
   drain_.start_after(options_.drain_timeout_s);
   // Signal watchers stay: a second SIGINT/SIGTERM stops at once.
@@ -303,6 +406,13 @@ void Server::apply_config(const config::Config& config) {
   const auto conn_options = to_connection_options(config.broker);
   for (auto& l : listeners_)
     l->set_connection_options(conn_options);
+  for (auto& l : quic_listeners_) {
+    for (const auto& lc : config.listeners) {
+      if (lc.name == l->name() && lc.transport == config::Transport::kQuic) {
+        l->set_transport_options(to_quic_options(lc, config.broker));
+      }
+    }
+  }
   apply_log_level(config.log.level);
 
   bool listeners_changed = config.listeners.size() != listener_configs_.size();

@@ -29,6 +29,7 @@
 #include "broker/broker_config.h"
 #include "config/config.h"
 #include "transport/ev_loop.h"
+#include "transport/quic/quic_listener.h"
 #include "transport/tcp/tcp_listener.h"
 #include "util/clock.h"
 
@@ -54,7 +55,7 @@ struct ServerOptions {
 // A listening socket as actually bound.
 struct BoundListener {
   std::string name;
-  std::string transport;  // "tcp"
+  std::string transport;  // "tcp" | "quic"
   std::string address;    // "127.0.0.1:43121", "[::]:1883"
   uint16_t port = 0;      // the real port, also when 0 was configured
 };
@@ -62,6 +63,9 @@ struct BoundListener {
 // config -> broker / transport settings.
 broker::BrokerConfig to_broker_config(const config::BrokerSettings& settings);
 transport::TcpConnectionOptions to_connection_options(const config::BrokerSettings& settings);
+// A QUIC listener's `quic:` block (defaults when absent) plus the broker's watermarks.
+quic::QuicTransportOptions to_quic_options(const config::ListenerConfig& listener,
+                                           const config::BrokerSettings& settings);
 // Sets the level of every logger.
 void apply_log_level(config::LogLevel level);
 
@@ -70,8 +74,9 @@ class Server {
   static constexpr double kSafetyTickS = 1.0;
 
   // Creates the broker and binds every listener of `config`, which must have at least one (the
-  // daemon adds the default). Throws std::runtime_error naming the address when a listener
-  // cannot be bound, or when a listener's transport is not implemented.
+  // daemon adds the default). Throws std::runtime_error naming the address (or the certificate
+  // file of a QUIC listener) when a listener cannot be set up, or when a listener's transport is
+  // not implemented.
   explicit Server(const config::Config& config, ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
@@ -109,6 +114,7 @@ class Server {
   std::vector<config::ListenerConfig> listener_configs_;
   broker::Broker broker_;
   std::vector<std::unique_ptr<transport::TcpListener>> listeners_;
+  std::vector<std::unique_ptr<quic::QuicListener>> quic_listeners_;
   transport::PrepareWatcher prepare_;
   transport::TimerWatcher tick_;
   transport::TimerWatcher drain_;

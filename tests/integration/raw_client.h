@@ -1,9 +1,13 @@
 #pragma once
-// A raw-bytes MQTT client over TCP for black-box tests: sends exactly the bytes it is given and
-// reads whole frames back (split with the codec's FrameSplitter), so tests assert the wire.
+// A raw-bytes MQTT client for black-box tests: sends exactly the bytes it is given and reads whole
+// frames back (split with the codec's FrameSplitter), so tests assert the wire. It speaks TCP
+// (connect) or MQTT over QUIC (connect_quic: the control stream of a QUIC connection, ALPN mqtt);
+// everything after connecting is the same for both.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +17,7 @@
 
 #include "codec/frame_splitter.h"
 #include "codec/packet.h"
+#include "transport/quic/quic_client.h"
 
 namespace mquictt::test {
 
@@ -26,10 +31,17 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
 
   bool connect(uint16_t port);
+  // QUIC to 127.0.0.1:port, verifying the test CA, and opens the control stream. `tweak` may
+  // adjust the client options (ALPN, certificates, ...) before connecting.
+  bool connect_quic(uint16_t port,
+                    const std::function<void(quic::QuicClientOptions&)>& tweak = nullptr);
+  // The QUIC connection (nullptr for TCP), e.g. to inspect how it was closed.
+  quic::QuicClient* quic() { return quic_.get(); }
   void send(std::span<const uint8_t> bytes);
   void send_hex(std::string_view hex);
   void send_packet(const codec::Packet& p, codec::ProtocolVersion v);
-  // Half-close or close the socket abruptly (no DISCONNECT).
+  // Close the socket abruptly (no DISCONNECT). Over QUIC: CONNECTION_CLOSE with application
+  // error 0 (the server sees the connection vanish, as with a TCP close).
   void close();
 
   // Next complete frame, or nullopt on timeout / close.
@@ -51,7 +63,11 @@ class RawClient {
   // Reads once from the socket into the splitter; false on timeout/EOF.
   bool fill(std::chrono::steady_clock::time_point deadline);
 
+  bool fill_quic(std::chrono::steady_clock::time_point deadline);
+
   int fd_ = -1;
+  std::unique_ptr<quic::QuicClient> quic_;
+  int64_t stream_ = -1;
   bool eof_ = false;
   codec::FrameSplitter splitter_;
 };

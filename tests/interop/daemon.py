@@ -9,8 +9,12 @@ import time
 
 
 class Daemon:
-    def __init__(self, binary, extra_yaml=""):
+    def __init__(self, binary, extra_yaml="", wait_for=("tcp",)):
+        """extra_yaml is appended after the tcp listener (it may add more `  - ` listener items);
+        start() waits until a listener of each transport in wait_for has logged its port."""
         self.binary = binary
+        self.wait_for = set(wait_for)
+        self.ports = {}  # transport -> first port logged for it, e.g. {"tcp": 40123, "quic": 51234}
         self.dir = tempfile.mkdtemp(prefix="mquictt-interop-")
         self.config = os.path.join(self.dir, "mquictt.yaml")
         with open(self.config, "w") as f:
@@ -28,13 +32,17 @@ class Daemon:
         def reader():
             for line in self.proc.stdout:
                 self.log.append(line)
-                m = re.search(r"listening on tcp 127\.0\.0\.1:(\d+)", line)
-                if m and self.port is None:
-                    self.port = int(m.group(1))
-                    found.set()
+                m = re.search(r"listening on (\w+) 127\.0\.0\.1:(\d+)", line)
+                if m:
+                    self.ports.setdefault(m.group(1), int(m.group(2)))
+                    if self.port is None and "tcp" in self.ports:
+                        self.port = self.ports["tcp"]
+                    if self.wait_for <= self.ports.keys():
+                        found.set()
+            found.set()  # output ended: the daemon exited, so stop waiting for it
 
         threading.Thread(target=reader, daemon=True).start()
-        if not found.wait(timeout):
+        if not found.wait(timeout) or not self.wait_for <= self.ports.keys():
             self.stop()
             raise RuntimeError("mquicttd did not start:\n" + "".join(self.log))
         return self

@@ -16,6 +16,7 @@
 #include "codec/decoder.h"
 #include "common.h"
 #include "net.h"
+#include "seq_window.h"
 #include "wire.h"
 
 namespace mquictt::loadgen {
@@ -122,6 +123,7 @@ struct Stats {
   uint64_t recv_total = 0;
   uint64_t recv_window = 0;
   uint64_t duplicates = 0;
+  uint64_t reordered = 0;
   uint64_t acks_total = 0;
   uint64_t acks_window = 0;
   uint64_t stalls = 0;
@@ -188,7 +190,7 @@ class Worker {
   struct Sub {
     size_t slot;
     uint32_t id;
-    std::vector<uint32_t> next_seq;  // per publisher: the seq expected next (dup detection)
+    std::vector<SeqWindow> seen;  // per publisher
   };
 
   void error(const std::string& msg);
@@ -261,7 +263,7 @@ Worker::Worker(Shared& shared, int index)
     slots_[si].publisher = false;
     slots_[si].local = subs_.size();
     slots_[si].client_id = base + "s" + std::to_string(i);
-    subs_.push_back(Sub{si, static_cast<uint32_t>(i), std::vector<uint32_t>(n_pubs, 0)});
+    subs_.push_back(Sub{si, static_cast<uint32_t>(i), std::vector<SeqWindow>(n_pubs)});
   }
   double per_pub_rate = open_loop_ ? opt_.rate / static_cast<double>(n_pubs) : 0;
   for (size_t i = me; i < n_pubs; i += threads, ++si) {
@@ -506,16 +508,20 @@ void Worker::on_publish(Slot& slot, std::span<const uint8_t> frame, int64_t now)
   Stamp st = read_stamp(v->payload.data());
   Sub& sub = subs_[slot.local];
   ++stats.recv_total;
-  if (st.publisher >= sub.next_seq.size()) {
+  if (st.publisher >= sub.seen.size()) {
     error("PUBLISH with an unknown publisher");
     return;
   }
-  uint32_t& next = sub.next_seq[st.publisher];
-  if (st.seq < next) {
-    ++stats.duplicates;
-  } else {
-    next = st.seq + 1;
-    if (pending_receipts_[st.publisher]++ == 0) touched_.push_back(st.publisher);
+  switch (sub.seen[st.publisher].add(st.seq)) {
+    case SeqWindow::Kind::kDuplicate:
+      ++stats.duplicates;
+      break;
+    case SeqWindow::Kind::kReordered:
+      ++stats.reordered;
+      [[fallthrough]];
+    case SeqWindow::Kind::kNew:
+      if (pending_receipts_[st.publisher]++ == 0) touched_.push_back(st.publisher);
+      break;
   }
   if (in_window(now)) {
     ++stats.recv_window;
@@ -825,6 +831,7 @@ Report run_pubsub(const Options& opt) {
     r.received_total += s.recv_total;
     r.received_window += s.recv_window;
     r.duplicates += s.duplicates;
+    r.reordered += s.reordered;
     r.acks_total += s.acks_total;
     r.acks_window += s.acks_window;
     r.stalls += s.stalls;

@@ -59,12 +59,14 @@ void print_json(const Report& r) {
         r.window);
     std::printf(
         ",\"sent\":%llu,\"sent_per_s\":%.1f,\"received\":%llu,\"received_per_s\":%.1f"
-        ",\"expected\":%llu,\"lost\":%llu,\"loss_pct\":%.4f,\"duplicates\":%llu",
+        ",\"expected\":%llu,\"lost\":%llu,\"loss_pct\":%.4f,\"duplicates\":%llu"
+        ",\"reordered\":%llu",
         static_cast<unsigned long long>(r.sent_total), per_s(r.sent_window, r.measured_s),
         static_cast<unsigned long long>(r.received_total), per_s(r.received_window, r.measured_s),
         static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.lost),
         r.expected ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(r.expected) : 0.0,
-        static_cast<unsigned long long>(r.duplicates));
+        static_cast<unsigned long long>(r.duplicates),
+        static_cast<unsigned long long>(r.reordered));
     std::printf(
         ",\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f"
         ",\"mean\":%.1f,\"samples\":%llu}",
@@ -172,6 +174,7 @@ void print_table(const Report& r) {
     row("loss",
         f0(d(r.lost)) + " of " + f0(d(r.expected)) + " deliveries (" + f4(loss_pct) + " %)");
     if (r.duplicates) row("duplicates", f0(d(r.duplicates)));
+    if (r.reordered) row("out of order", f0(d(r.reordered)));
     if (o.qos > 0) {
       row(o.qos == 1 ? "PUBACKs" : "PUBCOMPs", f0(per_s(r.acks_window, r.measured_s)) + " /s");
     }

@@ -31,8 +31,9 @@ struct Report {
   uint64_t received_total = 0;
   uint64_t received_window = 0;  // arrived inside the measurement window
   uint64_t duplicates = 0;
-  uint64_t expected = 0;  // sent_total * fanout
-  uint64_t lost = 0;      // expected - unique received, after the drain
+  uint64_t reordered = 0;  // arrived after a later message of the same publisher
+  uint64_t expected = 0;   // sent_total * fanout
+  uint64_t lost = 0;       // expected - unique received, after the drain
   uint64_t acks_total = 0;
   uint64_t acks_window = 0;  // QoS 1 PUBACK / QoS 2 PUBCOMP completions inside the window
   uint64_t unacked_at_end = 0;

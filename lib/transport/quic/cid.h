@@ -34,7 +34,8 @@ class CidKey {
   std::string hex() const;
 
   friend bool operator==(const CidKey& a, const CidKey& b) {
-    return a.len_ == b.len_ && std::equal(a.data_.begin(), a.data_.begin() + a.len_, b.data_.begin());
+    return a.len_ == b.len_ &&
+           std::equal(a.data_.begin(), a.data_.begin() + a.len_, b.data_.begin());
   }
 
  private:

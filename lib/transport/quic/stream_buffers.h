@@ -13,9 +13,9 @@
 //   [sent, written)   not yet handed to ngtcp2 (peek_unsent / mark_sent)
 //
 // InboundBuffer: flow-control credit is returned to the peer only for bytes the MQTT layer has
-// consumed. While the MQTT layer has reading paused (ByteStream::set_reading(false)), arriving bytes
-// are parked here and no credit is returned for them, so the peer runs out of window and stops:
-// backpressure reaches the client instead of growing our memory without bound.
+// consumed. While the MQTT layer has reading paused (ByteStream::set_reading(false)), arriving
+// bytes are parked here and no credit is returned for them, so the peer runs out of window and
+// stops: backpressure reaches the client instead of growing our memory without bound.
 
 #include <ngtcp2/ngtcp2.h>
 
@@ -63,8 +63,8 @@ class SendBuffer {
 
  private:
   struct Chunk {
-    broker::SharedBytes shared;         // either a shared frame...
-    std::unique_ptr<uint8_t[]> owned;   // ...or owned bytes with a fixed capacity
+    broker::SharedBytes shared;        // either a shared frame...
+    std::unique_ptr<uint8_t[]> owned;  // ...or owned bytes with a fixed capacity
     size_t size = 0;
     size_t capacity = 0;  // owned only; 0 for shared chunks (never appended to)
     const uint8_t* data() const { return shared ? shared->data() : owned.get(); }

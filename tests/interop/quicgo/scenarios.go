@@ -152,13 +152,18 @@ func (r *runner) streamsub() {
 	topic := "quicgo/" + unique() + "/ss"
 	var data *stream
 	want := map[string]int{}
-	pub := func(q byte, to *stream) func() (string, error) {
+	// pub publishes on the control stream; with deliver, the data stream must receive it.
+	pub := func(q byte, deliver bool) func() (string, error) {
 		payload := fmt.Sprintf("ss-q%d-%s", q, unique())
-		if to != nil {
+		if deliver {
 			want[payload] = 1
 		}
 		return func() (string, error) {
-			return stepPublish(c, publication{on: ctrl, topic: topic, qos: q, payload: payload, to: to, toQoS: q})
+			p := publication{on: ctrl, topic: topic, qos: q, payload: payload, toQoS: q}
+			if deliver {
+				p.to = data // read when the step runs: data is opened by an earlier step
+			}
+			return stepPublish(c, p)
 		}
 	}
 	steps := []namedStep{
@@ -168,12 +173,12 @@ func (r *runner) streamsub() {
 			return "second bidirectional stream", err
 		}},
 		{"data-stream-subscribe", func() (string, error) { return stepSubscribe(c, data, []subscription{{topic, 2}}) }},
-		{"deliver-on-data-stream-qos1", pub(1, data)},
-		{"deliver-on-data-stream-qos2", pub(2, data)},
+		{"deliver-on-data-stream-qos1", pub(1, true)},
+		{"deliver-on-data-stream-qos2", pub(2, true)},
 		{"unsubscribe-other-stream", func() (string, error) { return stepUnsubscribe(c, ctrl, topic, 0x11) }},
-		{"still-subscribed-qos1", pub(1, data)},
+		{"still-subscribed-qos1", pub(1, true)},
 		{"unsubscribe-own-stream", func() (string, error) { return stepUnsubscribe(c, data, topic, 0x00) }},
-		{"no-delivery-after-unsubscribe", pub(1, nil)},
+		{"no-delivery-after-unsubscribe", pub(1, false)},
 	}
 	r.run(c, ctrl, steps, want)
 }

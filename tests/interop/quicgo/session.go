@@ -121,7 +121,7 @@ type stream struct {
 func newClient(o *options) (*client, error) {
 	conn, udp, err := dial(o, "mqtt")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("QUIC handshake with %s: %w", o.addr, err)
 	}
 	return &client{o: o, conn: conn, udp: udp, changed: make(chan struct{})}, nil
 }

@@ -281,6 +281,7 @@ TEST(ConfigQuic, DefaultsWithoutQuicBlock) {
   EXPECT_EQ(q.keepalive_ms, 0u);
   EXPECT_EQ(q.retry, RetryPolicy::kNever);
   EXPECT_TRUE(q.qlog_dir.empty());
+  EXPECT_TRUE(q.static_secret_file.empty());
 }
 
 TEST(ConfigQuic, EveryKey) {
@@ -307,6 +308,7 @@ TEST(ConfigQuic, EveryKey) {
       keepalive_ms: 15000
       retry: always
       qlog_dir: /tmp/qlog
+      static_secret_file: /etc/mquictt/quic.secret
 )");
   const ListenerConfig& l = r.config.listeners[0];
   EXPECT_TRUE(l.ipv6);
@@ -326,6 +328,7 @@ TEST(ConfigQuic, EveryKey) {
   EXPECT_EQ(q.keepalive_ms, 15000u);
   EXPECT_EQ(q.retry, RetryPolicy::kAlways);
   EXPECT_EQ(q.qlog_dir, "/tmp/qlog");
+  EXPECT_EQ(q.static_secret_file, "/etc/mquictt/quic.secret");
 }
 
 TEST(ConfigQuic, RetryWhenHandshakesAbove) {

@@ -1,0 +1,578 @@
+#include "transport/quic/quic_client.h"
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "transport/quic/cid.h"
+
+namespace mquictt::quic {
+
+namespace {
+
+QuicClient* self(void* user_data) {
+  return static_cast<QuicClient*>(user_data);
+}
+
+int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t stream_id, uint64_t, const uint8_t* data,
+                     size_t datalen, void* ud, void*) noexcept {
+  return self(ud)->cb_recv_stream_data(flags, stream_id, {data, datalen});
+}
+
+int acked_stream_data_offset(ngtcp2_conn*, int64_t stream_id, uint64_t offset, uint64_t datalen,
+                             void* ud, void*) noexcept {
+  return self(ud)->cb_acked_stream_data_offset(stream_id, offset, datalen);
+}
+
+int stream_close(ngtcp2_conn*, uint32_t, int64_t stream_id, uint64_t, void* ud, void*) noexcept {
+  return self(ud)->cb_stream_close(stream_id);
+}
+
+int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t, void* ud, void*) noexcept {
+  return self(ud)->cb_stream_reset(stream_id);
+}
+
+int handshake_completed(ngtcp2_conn*, void* ud) noexcept {
+  return self(ud)->cb_handshake_completed();
+}
+
+int recv_retry(ngtcp2_conn* conn, const ngtcp2_pkt_hd* hd, void* ud) noexcept {
+  // Count it, then let ngtcp2_crypto install the new Initial keys.
+  if (self(ud)->cb_recv_retry() != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+  return ngtcp2_crypto_recv_retry_cb(conn, hd, ud);
+}
+
+int recv_version_negotiation(ngtcp2_conn*, const ngtcp2_pkt_hd*, const uint32_t*, size_t,
+                             void* ud) noexcept {
+  return self(ud)->cb_recv_version_negotiation();
+}
+
+int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen,
+                          void* ud) noexcept {
+  return self(ud)->cb_get_new_connection_id(cid, token, cidlen);
+}
+
+int recv_new_token(ngtcp2_conn*, const ngtcp2_vec* token, void* ud) noexcept {
+  return self(ud)->cb_recv_new_token({token->base, token->len});
+}
+
+int recv_stateless_reset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*, void* ud) noexcept {
+  return self(ud)->cb_recv_stateless_reset();
+}
+
+void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
+  self(ud)->cb_qlog(flags, data, len);
+}
+
+void rand_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) noexcept {
+  (void)gnutls_rnd(GNUTLS_RND_NONCE, dest, len);
+}
+
+ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) noexcept {
+  return self(ref->user_data)->cb_get_conn();
+}
+
+ngtcp2_callbacks client_callbacks() {
+  ngtcp2_callbacks cb{};
+  cb.client_initial = ngtcp2_crypto_client_initial_cb;
+  cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb.handshake_completed = handshake_completed;
+  cb.recv_version_negotiation = recv_version_negotiation;
+  cb.encrypt = ngtcp2_crypto_encrypt_cb;
+  cb.decrypt = ngtcp2_crypto_decrypt_cb;
+  cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
+  cb.recv_stream_data = recv_stream_data;
+  cb.acked_stream_data_offset = acked_stream_data_offset;
+  cb.stream_close = stream_close;
+  cb.recv_retry = recv_retry;
+  cb.rand = rand_bytes;
+  cb.get_new_connection_id = get_new_connection_id;
+  cb.update_key = ngtcp2_crypto_update_key_cb;
+  cb.stream_reset = stream_reset;
+  cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+  cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+  cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+  cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+  cb.recv_new_token = recv_new_token;
+  cb.recv_stateless_reset = recv_stateless_reset;
+  return cb;
+}
+
+std::string error_name(uint64_t code, bool application) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s error 0x%llx", application ? "application" : "transport",
+                static_cast<unsigned long long>(code));
+  return buf;
+}
+
+// The loopback address of the server's family when the server is on loopback (the tests), else
+// the wildcard address.
+std::string local_host_for(const std::string& server, bool ipv6) {
+  if (ipv6) return server == "::1" ? "::1" : "::";
+  return server.rfind("127.", 0) == 0 ? "127.0.0.1" : "0.0.0.0";
+}
+
+}  // namespace
+
+QuicClient::QuicClient(QuicClientOptions options, QuicClock& clock)
+    : options_(std::move(options)), clock_(clock), rx_(64 * 1024), tx_(1500) {
+  tls_ctx_ = std::make_unique<TlsClientContext>(options_.tls);
+  auto remote = SockAddr::from(options_.host, options_.port, options_.ipv6);
+  if (!remote) throw std::runtime_error("not a numeric address: " + options_.host);
+  remote_ = *remote;
+  socket_ =
+      std::make_unique<UdpSocket>(local_host_for(options_.host, options_.ipv6), 0, options_.ipv6);
+  conn_ref_.get_conn = get_conn;
+  conn_ref_.user_data = this;
+}
+
+QuicClient::~QuicClient() {
+  if (conn_) ngtcp2_conn_del(conn_);
+  if (tls_) gnutls_deinit(tls_);
+  if (qlog_) std::fclose(qlog_);
+}
+
+bool QuicClient::start() {
+  ngtcp2_cid scid{};
+  ngtcp2_cid dcid{};
+  scid.datalen = 17;
+  dcid.datalen = 18;
+  secure_random({scid.data, scid.datalen});
+  secure_random({dcid.data, dcid.datalen});
+
+  ngtcp2_settings settings;
+  ngtcp2_settings_default(&settings);
+  settings.initial_ts = now();
+  settings.handshake_timeout = options_.handshake_timeout;
+  if (!options_.token.empty()) {
+    settings.token = ngtcp2_vec{options_.token.data(), options_.token.size()};
+  }
+  if (!options_.qlog_path.empty()) {
+    qlog_ = std::fopen(options_.qlog_path.c_str(), "w");
+    if (qlog_) settings.qlog.write = qlog_write;
+  }
+  // Allow compatible version negotiation to v1 when a test starts with another version.
+  static uint32_t kV1 = NGTCP2_PROTO_VER_V1;
+  if (options_.version != NGTCP2_PROTO_VER_V1) {
+    settings.preferred_versions = &kV1;
+    settings.preferred_versionslen = 1;
+  }
+
+  ngtcp2_transport_params params;
+  ngtcp2_transport_params_default(&params);
+  params.initial_max_stream_data_bidi_local = options_.stream_window_bytes;
+  params.initial_max_stream_data_bidi_remote = options_.stream_window_bytes;
+  params.initial_max_stream_data_uni = options_.stream_window_bytes;
+  params.initial_max_data = options_.connection_window_bytes;
+  params.initial_max_streams_bidi = 0;  // servers never open streams in MQTT over QUIC
+  params.initial_max_streams_uni = 0;
+  params.max_idle_timeout = options_.idle_timeout;
+
+  const SockAddr& local = socket_->local_address();
+  ngtcp2_path path{
+      {const_cast<sockaddr*>(local.sa()), local.len}, {remote_.sa(), remote_.len}, nullptr};
+  const ngtcp2_callbacks callbacks = client_callbacks();
+  int rv = ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, options_.version, &callbacks,
+                                  &settings, &params, nullptr, this);
+  if (rv != 0) {
+    conn_ = nullptr;
+    error_ = std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv);
+    return false;
+  }
+  tls_ = tls_ctx_->new_session(&conn_ref_);
+  if (!tls_) {
+    error_ = "cannot create a TLS session";
+    return false;
+  }
+  ngtcp2_conn_set_tls_native_handle(conn_, tls_);
+  return true;
+}
+
+bool QuicClient::begin_connect() {
+  if (conn_) return !closed_;
+  if (!start()) {
+    closed_ = true;
+    return false;
+  }
+  write_packets();
+  return true;
+}
+
+bool QuicClient::connect(std::chrono::milliseconds timeout) {
+  if (!begin_connect()) return false;
+  bool ok = wait_until([this] { return handshake_done_; }, timeout);
+  if (!ok && error_.empty()) error_ = "handshake timed out";
+  return ok;
+}
+
+std::string QuicClient::alpn() const {
+  return tls_ ? selected_alpn(tls_) : std::string();
+}
+
+QuicClient::Stream* QuicClient::find(int64_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+const QuicClient::Stream* QuicClient::find(int64_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+std::optional<int64_t> QuicClient::open_stream() {
+  if (!conn_ || closed_) return std::nullopt;
+  int64_t id = -1;
+  if (ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return std::nullopt;
+  streams_[id];
+  return id;
+}
+
+void QuicClient::send(int64_t stream_id, std::span<const uint8_t> bytes) {
+  Stream* s = find(stream_id);
+  if (!s || closed_ || s->fin_requested) return;
+  s->send.append(bytes);
+  write_packets();
+}
+
+void QuicClient::finish(int64_t stream_id) {
+  Stream* s = find(stream_id);
+  if (!s || closed_) return;
+  s->fin_requested = true;
+  write_packets();
+}
+
+void QuicClient::reset(int64_t stream_id, uint64_t app_error_code) {
+  if (!conn_ || closed_) return;
+  (void)ngtcp2_conn_shutdown_stream(conn_, stream_id, app_error_code);
+  write_packets();
+}
+
+size_t QuicClient::available(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s ? s->received.size() : 0;
+}
+
+std::vector<uint8_t> QuicClient::take(int64_t stream_id) {
+  Stream* s = find(stream_id);
+  std::vector<uint8_t> out;
+  if (s) out.swap(s->received);
+  return out;
+}
+
+bool QuicClient::peer_finished(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s && s->peer_finished;
+}
+
+bool QuicClient::peer_reset(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s && s->peer_reset;
+}
+
+size_t QuicClient::unacked(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s ? s->send.buffered() : 0;
+}
+
+void QuicClient::close(uint64_t app_error_code, const std::string& reason) {
+  if (!conn_ || closed_) return;
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  ngtcp2_connection_close_error_set_application_error(
+      &ccerr, app_error_code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi{};
+  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
+                                                      &ccerr, now());
+  if (n > 0) {
+    (void)socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
+                        {tx_.data(), static_cast<size_t>(n)});
+  }
+  CloseInfo info;
+  info.application = true;
+  info.code = app_error_code;
+  info.reason = reason;
+  close_info_ = info;
+  finish_closed("closed locally");
+}
+
+void QuicClient::drop() {
+  finish_closed("dropped locally");
+}
+
+bool QuicClient::initiate_key_update() {
+  if (!conn_ || closed_) return false;
+  if (ngtcp2_conn_initiate_key_update(conn_, now()) != 0) return false;
+  write_packets();
+  return true;
+}
+
+bool QuicClient::migrate() {
+  if (!conn_ || closed_) return false;
+  auto fresh =
+      std::make_unique<UdpSocket>(local_host_for(options_.host, options_.ipv6), 0, options_.ipv6);
+  const SockAddr& local = fresh->local_address();
+  ngtcp2_path path{
+      {const_cast<sockaddr*>(local.sa()), local.len}, {remote_.sa(), remote_.len}, nullptr};
+  if (ngtcp2_conn_initiate_immediate_migration(conn_, &path, now()) != 0) return false;
+  socket_ = std::move(fresh);
+  write_packets();
+  return true;
+}
+
+int QuicClient::fd() const {
+  return socket_->fd();
+}
+
+Timestamp QuicClient::next_timeout() const {
+  return conn_ && !closed_ ? ngtcp2_conn_get_expiry(conn_) : UINT64_MAX;
+}
+
+bool QuicClient::poll(std::chrono::milliseconds timeout) {
+  if (!conn_ || closed_) return false;
+  Timestamp wait = static_cast<Timestamp>(timeout.count()) * kNanosPerMilli;
+  const Timestamp expiry = next_timeout();
+  const Timestamp t = now();
+  if (expiry != UINT64_MAX) wait = std::min(wait, expiry > t ? expiry - t : 0);
+  pollfd p{socket_->fd(), POLLIN, 0};
+  // Round up: waking a little late is harmless, waking early just spins once more.
+  int ms = static_cast<int>((wait + kNanosPerMilli - 1) / kNanosPerMilli);
+  if (::poll(&p, 1, ms) > 0) on_readable();
+  if (!closed_ && next_timeout() <= now()) on_timer();
+  if (!closed_) write_packets();
+  return !closed_;
+}
+
+bool QuicClient::wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (closed_) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    poll(std::min(left, std::chrono::milliseconds(50)));
+  }
+  return true;
+}
+
+void QuicClient::on_readable() {
+  read_datagrams();
+}
+
+void QuicClient::on_timer() {
+  if (!conn_ || closed_) return;
+  int rv = ngtcp2_conn_handle_expiry(conn_, now());
+  if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+    return finish_closed(rv == NGTCP2_ERR_IDLE_CLOSE ? "idle timeout" : "handshake timeout");
+  }
+  if (rv != 0)
+    return finish_closed(std::string("ngtcp2_conn_handle_expiry: ") + ngtcp2_strerror(rv));
+  write_packets();
+}
+
+void QuicClient::read_datagrams() {
+  for (int i = 0; i < 64 && !closed_; ++i) {
+    auto d = socket_->receive(rx_);
+    if (!d) return;
+    ngtcp2_path path{{d->local.sa(), d->local.len}, {d->remote.sa(), d->remote.len}, nullptr};
+    ngtcp2_pkt_info pi{};
+    pi.ecn = d->ecn;
+    int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, d->data.data(), d->data.size(), now());
+    if (rv != 0 && !handle_read_error(rv)) return;
+  }
+}
+
+bool QuicClient::handle_read_error(int rv) {
+  if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_RECV_VERSION_NEGOTIATION) {
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_conn_get_connection_close_error(conn_, &ccerr);
+    CloseInfo info;
+    info.by_peer = rv == NGTCP2_ERR_DRAINING;
+    info.application = ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+    info.code = ccerr.error_code;
+    if (ccerr.reason)
+      info.reason.assign(reinterpret_cast<const char*>(ccerr.reason), ccerr.reasonlen);
+    close_info_ = info;
+    finish_closed(rv == NGTCP2_ERR_DRAINING
+                      ? "closed by the server: " + error_name(info.code, info.application)
+                      : "version negotiation failed");
+    return false;
+  }
+  if (rv == NGTCP2_ERR_DISCARD_PKT) return true;
+  // Our own failure (bad certificate, protocol violation...): tell the server, then stop.
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  if (rv == NGTCP2_ERR_CRYPTO) {
+    ngtcp2_connection_close_error_set_transport_error_tls_alert(
+        &ccerr, ngtcp2_conn_get_tls_alert(conn_), nullptr, 0);
+  } else {
+    ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nullptr, 0);
+  }
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi{};
+  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
+                                                      &ccerr, now());
+  if (n > 0) {
+    (void)socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
+                        {tx_.data(), static_cast<size_t>(n)});
+  }
+  CloseInfo info;
+  info.code = ccerr.error_code;
+  close_info_ = info;
+  finish_closed(std::string("ngtcp2_conn_read_pkt: ") + ngtcp2_strerror(rv) + " (" +
+                error_name(ccerr.error_code, false) + ")");
+  return false;
+}
+
+void QuicClient::write_packets() {
+  if (!conn_ || closed_) return;
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi{};
+  const Timestamp ts = now();
+  std::vector<int64_t> stuck;
+  for (int pkts = 0; pkts < 256; ++pkts) {
+    int64_t sid = -1;
+    Stream* s = nullptr;
+    for (auto& [id, st] : streams_) {
+      const bool has_output = st.send.unsent() != 0 || (st.fin_requested && !st.fin_sent);
+      if (has_output && std::find(stuck.begin(), stuck.end(), id) == stuck.end()) {
+        sid = id;
+        s = &st;
+        break;
+      }
+    }
+    std::array<ngtcp2_vec, 16> vecs;
+    size_t nvec = 0;
+    uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+    if (s) {
+      nvec = s->send.peek_unsent(vecs.data(), vecs.size());
+      size_t total = 0;
+      for (size_t i = 0; i < nvec; ++i)
+        total += vecs[i].len;
+      if (s->fin_requested && total == s->send.unsent()) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+    }
+    ngtcp2_ssize ndatalen = -1;
+    ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
+                                               &ndatalen, flags, sid, vecs.data(), nvec, ts);
+    auto account = [&] {
+      if (!s || ndatalen < 0) return;
+      s->send.mark_sent(static_cast<size_t>(ndatalen));
+      if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->send.unsent() == 0) s->fin_sent = true;
+    };
+    if (n < 0) {
+      if (n == NGTCP2_ERR_WRITE_MORE) {
+        account();
+        continue;
+      }
+      if (s && (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
+                n == NGTCP2_ERR_STREAM_NOT_FOUND)) {
+        stuck.push_back(sid);
+        continue;
+      }
+      finish_closed(std::string("ngtcp2_conn_writev_stream: ") +
+                    ngtcp2_strerror(static_cast<int>(n)));
+      return;
+    }
+    account();
+    if (n == 0) break;
+    auto r = socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, pi.ecn,
+                           {tx_.data(), static_cast<size_t>(n)});
+    if (r == UdpSocket::SendResult::kBlocked) {
+      // Loopback with a full socket buffer: wait briefly; a lost datagram is retransmitted.
+      pollfd p{socket_->fd(), POLLOUT, 0};
+      (void)::poll(&p, 1, 100);
+    }
+  }
+  ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+}
+
+void QuicClient::finish_closed(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  if (error_.empty()) error_ = why;
+}
+
+int QuicClient::cb_recv_stream_data(uint32_t flags, int64_t stream_id,
+                                    std::span<const uint8_t> data) {
+  Stream& s = streams_[stream_id];
+  s.received.insert(s.received.end(), data.begin(), data.end());
+  if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) s.peer_finished = true;
+  // The test reads at its own pace; the window only has to keep the server going.
+  (void)ngtcp2_conn_extend_max_stream_offset(conn_, stream_id, data.size());
+  ngtcp2_conn_extend_max_offset(conn_, data.size());
+  return 0;
+}
+
+int QuicClient::cb_acked_stream_data_offset(int64_t stream_id, uint64_t offset, uint64_t datalen) {
+  if (Stream* s = find(stream_id)) s->send.ack(offset, datalen);
+  return 0;
+}
+
+int QuicClient::cb_stream_close(int64_t stream_id) {
+  if (Stream* s = find(stream_id)) {
+    s->peer_finished = true;
+    s->send.clear();
+  }
+  return 0;
+}
+
+int QuicClient::cb_stream_reset(int64_t stream_id) {
+  Stream& s = streams_[stream_id];
+  s.peer_finished = true;
+  s.peer_reset = true;
+  return 0;
+}
+
+int QuicClient::cb_handshake_completed() {
+  handshake_done_ = true;
+  return 0;
+}
+
+int QuicClient::cb_recv_retry() {
+  ++retries_;
+  return 0;
+}
+
+int QuicClient::cb_recv_version_negotiation() {
+  ++version_negotiations_;
+  return 0;
+}
+
+int QuicClient::cb_get_new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen) {
+  cid->datalen = cidlen;
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+      gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0) {
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+int QuicClient::cb_recv_new_token(std::span<const uint8_t> token) {
+  new_token_.assign(token.begin(), token.end());
+  return 0;
+}
+
+int QuicClient::cb_recv_stateless_reset() {
+  stateless_reset_ = true;
+  return 0;
+}
+
+void QuicClient::cb_qlog(uint32_t flags, const void* data, size_t len) {
+  if (!qlog_) return;
+  if (len != 0) (void)std::fwrite(data, 1, len, qlog_);
+  if (flags & NGTCP2_QLOG_WRITE_FLAG_FIN) {
+    std::fclose(qlog_);
+    qlog_ = nullptr;
+  }
+}
+
+}  // namespace mquictt::quic

@@ -1,0 +1,581 @@
+// The QUIC transport end to end inside one process: a QuicListener on a real UDP socket on
+// 127.0.0.1, our QuicClient, and a recording ByteStreamHandler in place of the broker. The test
+// thread pumps both the server's libev loop and the client.
+
+#include <gtest/gtest.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/quic/quic_client.h"
+#include "transport/quic/quic_listener.h"
+#include "unit/transport/transport_test_util.h"
+
+namespace mquictt::quic {
+namespace {
+
+using namespace std::chrono_literals;
+using transport::test::pattern;
+using transport::test::Record;
+using transport::test::RecordingHandler;
+
+std::string cert(const char* name) {
+  return std::string(MQUICTT_TEST_DATA_DIR) + "/certs/" + name;
+}
+
+class QuicTransport : public ::testing::Test {
+ protected:
+  QuicListenerOptions default_options() {
+    QuicListenerOptions o;
+    o.name = "quic-test";
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.tls.cert_file = cert("server.pem");
+    o.tls.key_file = cert("server.key");
+    return o;
+  }
+
+  void start(QuicListenerOptions o) {
+    listener_ = std::make_unique<QuicListener>(loop_, std::move(o), [this](broker::ByteStream& s) {
+      if (refuse_) return std::unique_ptr<broker::ByteStreamHandler>();
+      records_.emplace_back();
+      auto h = std::make_unique<RecordingHandler>(s, records_.back());
+      handlers_.push_back(h.get());
+      if (on_accept_) on_accept_(*h);
+      return std::unique_ptr<broker::ByteStreamHandler>(std::move(h));
+    });
+    listener_->start();
+  }
+  void start() { start(default_options()); }
+
+  QuicClientOptions client_options() {
+    QuicClientOptions o;
+    o.host = "127.0.0.1";
+    o.port = listener_->port();
+    o.tls.ca_file = cert("ca.pem");
+    return o;
+  }
+
+  std::unique_ptr<QuicClient> client(QuicClientOptions o) {
+    return std::make_unique<QuicClient>(std::move(o));
+  }
+
+  // Pumps the server loop and the client until `pred` holds.
+  bool pump(QuicClient& c, const std::function<bool()>& pred,
+            std::chrono::milliseconds timeout = 5s) {
+    return transport::test::run_until(
+        loop_,
+        [&] {
+          c.poll(0ms);
+          return pred();
+        },
+        timeout);
+  }
+
+  // Connects a client and opens the control stream (stream 0).
+  std::unique_ptr<QuicClient> connected(QuicClientOptions o) {
+    auto c = client(std::move(o));
+    EXPECT_TRUE(c->begin_connect()) << c->error();
+    EXPECT_TRUE(pump(*c, [&] { return c->connected() || c->closed(); })) << c->error();
+    EXPECT_TRUE(c->connected()) << c->error();
+    return c;
+  }
+  std::unique_ptr<QuicClient> connected() { return connected(client_options()); }
+
+  std::string received(QuicClient& c, int64_t sid) {
+    auto v = c.take(sid);
+    return std::string(v.begin(), v.end());
+  }
+
+  static std::span<const uint8_t> span_of(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  }
+
+  transport::EvLoop loop_;
+  // Before listener_: the listener's connections report to their records while it is destroyed.
+  std::deque<Record> records_;
+  std::vector<RecordingHandler*> handlers_;  // dangling once their record says destroyed
+  std::function<void(RecordingHandler&)> on_accept_;
+  bool refuse_ = false;
+  std::unique_ptr<QuicListener> listener_;
+};
+
+TEST_F(QuicTransport, HandshakeAndBytesBothWays) {
+  start();
+  auto c = connected();
+  EXPECT_EQ(c->alpn(), "mqtt");
+  auto sid = c->open_stream();
+  ASSERT_EQ(sid, 0);
+  c->send(*sid, span_of("hello"));
+  ASSERT_TRUE(pump(*c, [&] { return !records_.empty() && records_[0].data == "hello"; }));
+  EXPECT_EQ(listener_->connection_count(), 1u);
+  EXPECT_NE(records_[0].stream->describe().find("quic 127.0.0.1:"), std::string::npos);
+  EXPECT_EQ(records_[0].stream->describe().substr(records_[0].stream->describe().size() - 2), "/0");
+
+  // Server -> client, including a shared frame and a payload spanning many packets.
+  records_[0].stream->write(span_of("world"));
+  auto big = pattern(300 * 1000, 7);
+  records_[0].stream->write_shared(std::make_shared<const std::vector<uint8_t>>(big));
+  std::string want = "world" + std::string(big.begin(), big.end());
+  std::string got;
+  ASSERT_TRUE(pump(*c, [&] {
+    got += received(*c, 0);
+    return got.size() >= want.size();
+  }));
+  EXPECT_EQ(got, want);
+  // Everything gets acknowledged, so the server holds nothing any more.
+  EXPECT_TRUE(pump(*c, [&] { return records_[0].stream->pending_bytes() == 0; }));
+}
+
+TEST_F(QuicTransport, LargeUploadArrivesInOrder) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  auto big = pattern(2 * 1024 * 1024 + 17, 3);  // > stream and connection windows
+  c->send(sid, big);
+  ASSERT_TRUE(pump(
+      *c, [&] { return !records_.empty() && records_[0].data.size() >= big.size(); }, 20s));
+  EXPECT_EQ(records_[0].data, std::string(big.begin(), big.end()));
+}
+
+TEST_F(QuicTransport, UntrustedServerCertificateFails) {
+  start();
+  auto o = client_options();
+  o.tls.ca_file = cert("other-ca.pem");
+  auto c = client(o);
+  ASSERT_TRUE(c->begin_connect());
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_FALSE(c->connected());
+  EXPECT_NE(c->error().find("ngtcp2_conn_read_pkt"), std::string::npos) << c->error();
+}
+
+TEST_F(QuicTransport, InsecureClientSkipsVerification) {
+  start();
+  auto o = client_options();
+  o.tls.ca_file = cert("other-ca.pem");
+  o.tls.insecure = true;
+  auto c = connected(o);
+  EXPECT_TRUE(c->connected());
+}
+
+TEST_F(QuicTransport, WrongAlpnIsRefusedWithNoApplicationProtocol) {
+  start();
+  auto o = client_options();
+  o.tls.alpn = "h3";
+  auto c = client(o);
+  ASSERT_TRUE(c->begin_connect());
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  ASSERT_TRUE(c->close_info().has_value()) << c->error();
+  EXPECT_TRUE(c->close_info()->by_peer);
+  EXPECT_FALSE(c->close_info()->application);
+  EXPECT_EQ(c->close_info()->code, 0x100u + 120u);  // CRYPTO_ERROR + no_application_protocol
+  EXPECT_TRUE(records_.empty());
+}
+
+TEST_F(QuicTransport, NoAlpnAtAllIsRefused) {
+  start();
+  auto o = client_options();
+  o.tls.alpn = "";
+  auto c = client(o);
+  ASSERT_TRUE(c->begin_connect());
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  ASSERT_TRUE(c->close_info().has_value()) << c->error();
+  EXPECT_EQ(c->close_info()->code, 0x178u);
+}
+
+// EMQX: the client closing the control stream closes the connection with application error 1.
+TEST_F(QuicTransport, ClientFinishingControlStreamClosesWithError1) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("bye"));
+  c->finish(sid);
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  ASSERT_TRUE(c->close_info().has_value());
+  EXPECT_TRUE(c->close_info()->application);
+  EXPECT_EQ(c->close_info()->code, kAppControlStreamDown);
+  ASSERT_EQ(records_.size(), 1u);
+  EXPECT_EQ(records_[0].data, "bye");
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].closed == 1; }));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kPeerClosed);
+}
+
+TEST_F(QuicTransport, ClientResettingControlStreamClosesWithError1) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  c->reset(sid, 42);
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_EQ(c->close_info()->code, kAppControlStreamDown);
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].closed == 1; }));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kError);
+}
+
+// The MQTT side closes: queued bytes and FIN arrive, then CONNECTION_CLOSE with error 0.
+TEST_F(QuicTransport, ServerCloseFlushesThenClosesWithError0) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  auto tail = pattern(100 * 1000, 1);
+  records_[0].stream->write(tail);
+  records_[0].stream->close();
+  std::string got;
+  ASSERT_TRUE(pump(*c, [&] {
+    got += received(*c, sid);
+    return c->closed();
+  }));
+  got += received(*c, sid);
+  EXPECT_EQ(got, std::string(tail.begin(), tail.end()));
+  EXPECT_TRUE(c->peer_finished(sid));
+  ASSERT_TRUE(c->close_info().has_value()) << c->error();
+  EXPECT_TRUE(c->close_info()->application);
+  EXPECT_EQ(c->close_info()->code, kAppNoError);
+  EXPECT_EQ(records_[0].closed, 1);
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kLocal);
+}
+
+TEST_F(QuicTransport, ServerAbortClosesAtOnce) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  records_[0].stream->abort();
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_EQ(c->close_info()->code, kAppNoError);
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].closed == 1; }));
+}
+
+TEST_F(QuicTransport, RefusedStreamClosesWithError2) {
+  start();
+  refuse_ = true;
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_TRUE(c->close_info()->application);
+  EXPECT_EQ(c->close_info()->code, kAppRefused);
+}
+
+// Multi-stream mode is not implemented: extra streams are reset, the connection lives on.
+TEST_F(QuicTransport, ExtraStreamsAreResetConnectionStays) {
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  auto extra = *c->open_stream();
+  EXPECT_EQ(extra, 4);
+  c->send(extra, span_of("data stream"));
+  c->send(control, span_of("control"));
+  ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(extra); }));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "control"; }));
+  EXPECT_FALSE(c->closed());
+  records_[0].stream->write(span_of("ok"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(control) == 2; }));
+  // The refused stream's credit came back: the client may open more streams than the limit over
+  // time (10 by default).
+  for (int i = 0; i < 12; ++i) {
+    std::optional<int64_t> s;
+    ASSERT_TRUE(pump(*c, [&] { return (s = c->open_stream()).has_value(); })) << i;
+    c->send(*s, span_of("y"));
+    ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(*s); })) << i;
+  }
+  EXPECT_FALSE(c->closed());
+}
+
+// Flow-control credit is returned only for consumed bytes: while the MQTT side has reading
+// paused, the client can send no more than the stream window.
+TEST_F(QuicTransport, PausedReadingWithholdsCreditUntilResumed) {
+  auto o = default_options();
+  o.transport.stream_window_bytes = 8 * 1024;
+  o.transport.connection_window_bytes = 64 * 1024;
+  start(o);
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("a"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "a"; }));
+  records_[0].stream->set_reading(false);
+  auto big = pattern(100 * 1000, 9);
+  c->send(sid, big);
+  transport::test::run_until(
+      loop_,
+      [&] {
+        c->poll(0ms);
+        return false;
+      },
+      500ms);
+  EXPECT_EQ(records_[0].data, "a");                   // nothing delivered while paused
+  EXPECT_GE(c->unacked(sid), big.size() - 8 * 1024);  // the client is blocked on the window
+  records_[0].stream->set_reading(true);
+  ASSERT_TRUE(pump(
+      *c, [&] { return records_[0].data.size() == 1 + big.size(); }, 10s));
+  EXPECT_EQ(records_[0].data, "a" + std::string(big.begin(), big.end()));
+}
+
+TEST_F(QuicTransport, WritableAfterHighWatermark) {
+  auto o = default_options();
+  o.transport.high_watermark_bytes = 64 * 1024;
+  o.transport.low_watermark_bytes = 16 * 1024;
+  start(o);
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("a"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1; }));
+  auto big = pattern(200 * 1000, 2);
+  records_[0].stream->write(big);
+  EXPECT_GT(records_[0].stream->pending_bytes(), 64u * 1024);
+  EXPECT_EQ(records_[0].writable, 0);
+  ASSERT_TRUE(pump(*c, [&] {
+    (void)c->take(sid);
+    return records_[0].writable == 1;
+  }));
+  EXPECT_LE(records_[0].stream->pending_bytes(), 16u * 1024);
+}
+
+TEST_F(QuicTransport, VersionNegotiation) {
+  start();
+  auto o = client_options();
+  o.version = 0x1a2a3a4a;  // reserved: the server cannot speak it
+  auto c = client(o);
+  ASSERT_TRUE(c->begin_connect());
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_EQ(c->version_negotiations(), 1);
+  EXPECT_EQ(listener_->connection_count(), 0u);
+}
+
+TEST_F(QuicTransport, RetryAlways) {
+  auto o = default_options();
+  o.retry = RetryMode::kAlways;
+  start(o);
+  auto c = connected();
+  EXPECT_EQ(c->retries(), 1);
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("after retry"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "after retry"; }));
+}
+
+// A NEW_TOKEN from the first connection lets the client skip the Retry next time.
+TEST_F(QuicTransport, NewTokenSkipsRetryForReturningClient) {
+  auto o = default_options();
+  o.retry = RetryMode::kAlways;
+  start(o);
+  auto c1 = connected();
+  EXPECT_EQ(c1->retries(), 1);
+  ASSERT_TRUE(pump(*c1, [&] { return !c1->new_token().empty(); }));
+  auto co = client_options();
+  co.token = c1->new_token();
+  auto c2 = connected(co);  // a new UDP port: the token is bound to the address, not the port
+  EXPECT_EQ(c2->retries(), 0);
+  // A token from another server (other secret) is not accepted: Retry again.
+  co.token[co.token.size() / 2] ^= 0xff;
+  auto c3 = connected(co);
+  EXPECT_EQ(c3->retries(), 1);
+}
+
+TEST_F(QuicTransport, RetryOnlyAboveHandshakeThreshold) {
+  auto o = default_options();
+  o.retry = RetryMode::kAboveHandshakes;
+  o.retry_handshakes_above = 0;  // any handshake in progress triggers Retry for the next one
+  start(o);
+  auto c1 = connected();
+  EXPECT_EQ(c1->retries(), 0);  // no handshake in progress when it came
+  // The server completes its side once the client's Finished arrives.
+  ASSERT_TRUE(pump(*c1, [&] { return listener_->handshakes_in_progress() == 0; }));
+  auto c2 = client(client_options());
+  auto c3 = client(client_options());
+  ASSERT_TRUE(c2->begin_connect());
+  ASSERT_TRUE(c3->begin_connect());
+  ASSERT_TRUE(transport::test::run_until(loop_, [&] {
+    c2->poll(0ms);
+    c3->poll(0ms);
+    return c2->connected() && c3->connected();
+  }));
+  EXPECT_EQ(c2->retries() + c3->retries(), 1);
+}
+
+TEST_F(QuicTransport, MaxConnectionsRefusesWithConnectionRefused) {
+  auto o = default_options();
+  o.max_connections = 1;
+  start(o);
+  auto c1 = connected();
+  auto c2 = client(client_options());
+  ASSERT_TRUE(c2->begin_connect());
+  ASSERT_TRUE(pump(*c2, [&] { return c2->closed(); }));
+  ASSERT_TRUE(c2->close_info().has_value()) << c2->error();
+  EXPECT_EQ(c2->close_info()->code, static_cast<uint64_t>(NGTCP2_CONNECTION_REFUSED));
+  EXPECT_TRUE(c1->connected());
+}
+
+TEST_F(QuicTransport, IdleTimeoutClosesSilently) {
+  auto o = default_options();
+  o.transport.idle_timeout = 300 * kNanosPerMilli;
+  start(o);
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("a"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1; }));
+  // The client goes quiet (not even polled): the server drops the connection on its own.
+  ASSERT_TRUE(transport::test::run_until(
+      loop_, [&] { return records_[0].closed == 1; }, 5s));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kTransportGone);
+  ASSERT_TRUE(
+      transport::test::run_until(loop_, [&] { return listener_->connection_count() == 0; }));
+}
+
+TEST_F(QuicTransport, HandshakeTimeoutDropsHalfOpenConnections) {
+  auto o = default_options();
+  o.transport.handshake_timeout = 300 * kNanosPerMilli;
+  start(o);
+  auto c = client(client_options());
+  ASSERT_TRUE(c->begin_connect());  // one Initial, then the client falls silent
+  ASSERT_TRUE(
+      transport::test::run_until(loop_, [&] { return listener_->connection_count() == 1; }));
+  ASSERT_TRUE(transport::test::run_until(
+      loop_, [&] { return listener_->connection_count() == 0; }, 3s));
+  EXPECT_EQ(listener_->handshakes_in_progress(), 0u);
+}
+
+TEST_F(QuicTransport, Ipv6Loopback) {
+  auto o = default_options();
+  o.host = "::1";
+  o.ipv6 = true;
+  try {
+    start(o);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+  }
+  EXPECT_EQ(listener_->local_address().rfind("[::1]:", 0), 0u) << listener_->local_address();
+  auto co = client_options();
+  co.host = "::1";
+  co.ipv6 = true;
+  auto c = connected(co);
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("v6"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "v6"; }));
+  EXPECT_NE(records_[0].stream->describe().find("[::1]:"), std::string::npos);
+}
+
+TEST_F(QuicTransport, KeyUpdateByClient) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("before"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "before"; }));
+  // A key update needs the handshake confirmed (HANDSHAKE_DONE received).
+  ASSERT_TRUE(pump(*c, [&] { return c->initiate_key_update(); }));
+  c->send(sid, span_of("after"));
+  records_[0].stream->write(span_of("reply"));
+  ASSERT_TRUE(
+      pump(*c, [&] { return records_[0].data == "beforeafter" && c->available(sid) == 5; }));
+}
+
+TEST_F(QuicTransport, ClientMigrationKeepsTheConnection) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("one"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  ASSERT_TRUE(pump(*c, [&] { return c->migrate(); }));
+  c->send(sid, span_of("two"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
+  records_[0].stream->write(span_of("back"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(sid) == 4; }));
+}
+
+TEST_F(QuicTransport, ClientCertificateIdentity) {
+  auto o = default_options();
+  o.tls.ca_file = cert("ca.pem");
+  o.tls.require_certificate = true;
+  start(o);
+  auto co = client_options();
+  co.tls.cert_file = cert("client.pem");
+  co.tls.key_file = cert("client.key");
+  auto c = connected(co);
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1; }));
+  EXPECT_EQ(records_[0].stream->tls_identity(), "quic-client");
+
+  // Without a certificate, or with one from another CA: refused during the handshake.
+  for (const char* name : {"", "other-client"}) {
+    auto bad = client_options();
+    if (*name) {
+      bad.tls.cert_file = cert((std::string(name) + ".pem").c_str());
+      bad.tls.key_file = cert((std::string(name) + ".key").c_str());
+    }
+    auto c2 = client(bad);
+    ASSERT_TRUE(c2->begin_connect());
+    // The client may see its handshake complete before the server rejects its certificate.
+    ASSERT_TRUE(pump(*c2, [&] { return c2->closed(); })) << name;
+    EXPECT_EQ(records_.size(), 1u) << name;
+  }
+}
+
+// An unknown short-header packet gets a Stateless Reset whose token is the one we derive for
+// that CID: with a static secret, also after a restart.
+TEST_F(QuicTransport, StatelessResetForUnknownConnection) {
+  auto o = default_options();
+  std::vector<uint8_t> secret(32, 0x5a);
+  o.static_secret = secret;
+  start(o);
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  auto server = *SockAddr::from("127.0.0.1", listener_->port(), false);
+  std::vector<uint8_t> pkt(60, 0x11);
+  pkt[0] = 0x40;  // short header, fixed bit
+  std::vector<uint8_t> dcid(pkt.begin() + 1, pkt.begin() + 1 + kServerCidLength);
+  ASSERT_EQ(::sendto(fd, pkt.data(), pkt.size(), 0, server.sa(), server.len),
+            static_cast<ssize_t>(pkt.size()));
+  std::vector<uint8_t> reply(1500);
+  ssize_t n = -1;
+  transport::test::run_until(loop_, [&] {
+    n = ::recv(fd, reply.data(), reply.size(), MSG_DONTWAIT);
+    return n > 0;
+  });
+  ::close(fd);
+  ASSERT_GT(n, 20);
+  EXPECT_LT(static_cast<size_t>(n), pkt.size());
+  EXPECT_EQ(reply[0] & 0xc0, 0x40);
+  ngtcp2_cid cid;
+  ngtcp2_cid_init(&cid, dcid.data(), dcid.size());
+  uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+  ASSERT_EQ(ngtcp2_crypto_generate_stateless_reset_token(token, secret.data(), secret.size(), &cid),
+            0);
+  EXPECT_EQ(std::vector<uint8_t>(reply.begin() + n - 16, reply.begin() + n),
+            std::vector<uint8_t>(token, token + 16));
+}
+
+TEST_F(QuicTransport, ClientCloseReachesHandler) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1; }));
+  c->close(0);
+  ASSERT_TRUE(transport::test::run_until(loop_, [&] { return records_[0].closed == 1; }));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kTransportGone);
+}
+
+TEST_F(QuicTransport, ListenerDestructionClosesConnections) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1; }));
+  listener_.reset();
+  EXPECT_EQ(records_[0].closed, 1);
+  EXPECT_TRUE(records_[0].destroyed);
+  ASSERT_TRUE(c->wait_until([] { return false; }, 300ms) || c->closed());
+  EXPECT_TRUE(c->closed());
+}
+
+}  // namespace
+}  // namespace mquictt::quic
