@@ -56,8 +56,8 @@ func unique() string {
 	return hex.EncodeToString(b)
 }
 
-// connected opens a connection and its control stream and sends CONNECT; the returned
-// cleanup closes the connection if the scenario stopped before its DISCONNECT step.
+// connected opens a connection and its control stream and sends CONNECT. On failure it has
+// already closed the connection and returns ok == false.
 func (r *runner) connected() (*client, *stream, bool) {
 	var c *client
 	if !r.check("handshake", func() (string, error) {
@@ -101,10 +101,7 @@ func (r *runner) basic() {
 	for q := byte(0); q <= 2; q++ {
 		p := publication{on: ctrl, topic: subs[q].filter, qos: q, payload: fmt.Sprintf("basic-q%d-%s", q, unique()), to: ctrl, toQoS: q}
 		want[p.payload] = 1
-		steps = append(steps, struct {
-			name string
-			f    func() (string, error)
-		}{fmt.Sprintf("publish-qos%d", q), func() (string, error) { return stepPublish(c, p) }})
+		steps = append(steps, namedStep{fmt.Sprintf("publish-qos%d", q), func() (string, error) { return stepPublish(c, p) }})
 	}
 	r.run(c, ctrl, steps, want)
 }
@@ -132,10 +129,7 @@ func (r *runner) multistream() {
 	for q := byte(0); q <= 2; q++ {
 		q, payload := q, fmt.Sprintf("ms-q%d-%s", q, unique())
 		want[payload] = 1
-		steps = append(steps, struct {
-			name string
-			f    func() (string, error)
-		}{fmt.Sprintf("data-stream-publish-qos%d", q), func() (string, error) {
+		steps = append(steps, namedStep{fmt.Sprintf("data-stream-publish-qos%d", q), func() (string, error) {
 			return stepPublish(c, publication{on: data, topic: topic, qos: q, payload: payload, to: ctrl, toQoS: q})
 		}})
 	}
