@@ -335,17 +335,17 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 def metric(s, runs):
-    """(throughput-or-size, p99 us, loss %, loadgen cpu %)"""
+    """(throughput-or-size, p99 us, loss %, loadgen cpu %, broker cpu %)"""
     if not runs:
         return None
     if s == "idle-rss":
-        return (med([r.get("rss_per_conn_bytes") for r in runs]), None, None, None)
+        return (med([r.get("rss_per_conn_bytes") for r in runs]), None, None, None, None)
+    cpu = (med([r.get("loadgen_cpu_pct") for r in runs]), med([r.get("broker_cpu_pct") for r in runs]))
     if s == "connect-rate":
         return (med([r["connections_per_s"] for r in runs]),
-                med([r["handshake_us"]["p99"] for r in runs]), None,
-                med([r.get("loadgen_cpu_pct") for r in runs]))
+                med([r["handshake_us"]["p99"] for r in runs]), None) + cpu
     return (med([r["received_per_s"] for r in runs]), med([r["latency_us"]["p99"] for r in runs]),
-            med([r["loss_pct"] for r in runs]), med([r.get("loadgen_cpu_pct") for r in runs]))
+            med([r["loss_pct"] for r in runs])) + cpu
 
 def fmt(v, unit=""):
     if v is None:
@@ -367,12 +367,14 @@ for s in scenarios:
         verdict = "pending (%s %.1f×)" % (t[0].replace(">=", "≥").replace("<=", "≤"), t[1])
     p99 = lambda x: "n/a" if not x or x[1] is None else "{:,.0f}".format(x[1])
     loss = lambda x: "" if not x or x[2] is None else "%.2f" % x[2]
+    cpu = lambda x, i: "-" if not x or x[i] is None else "%.0f" % x[i]
+    cpus = "" if s == "idle-rss" else "%s/%s, %s/%s" % (cpu(a, 4), cpu(b, 4), cpu(a, 3), cpu(b, 3))
     rows.append([labels.get(s, s), fmt(a and a[0], unit), fmt(b and b[0], unit),
                  "%.2f" % ratio if ratio else "n/a", p99(a), p99(b),
-                 "/".join(v for v in (loss(a), loss(b)) if v) or "", verdict])
+                 "/".join(v for v in (loss(a), loss(b)) if v) or "", cpus, verdict])
 
 head = ["scenario", "mosquitto", "mquictt", "ratio", "p99 µs mosq.", "p99 µs mquictt",
-        "loss % (mosq./mq.)", "target"]
+        "loss % (mosq./mq.)", "CPU % broker, loadgen (mosq./mq.)", "target"]
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
 print()
 print("  ".join(h.ljust(w) for h, w in zip(head, widths)))

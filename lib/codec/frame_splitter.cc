@@ -1,5 +1,7 @@
 #include "codec/frame_splitter.h"
 
+#include <cstdint>
+
 #include <algorithm>
 
 #include "codec/reason_code.h"
@@ -64,19 +66,23 @@ Result<void> FrameSplitter::feed(std::span<const uint8_t> bytes) {
   // arrived. This walks only frames not yet taken with next(): none or one for a caller that
   // drains after every feed.
   size_t pos = head_;
-  std::optional<size_t> len;  // length of the frame starting at pos, once its header is known
+  // Length of the frame starting at pos once its header is known, else kNoLength. (A sentinel
+  // rather than std::optional: g++ 12 at -O3 reports a false maybe-uninitialized on the latter.)
+  constexpr size_t kNoLength = SIZE_MAX;
+  size_t len = kNoLength;
   while (pos < buf_.size()) {
     auto h = parse_header(std::span<const uint8_t>(buf_).subspan(pos), kMaxPacketSizeLimit);
     if (!h.ok()) return h.error();  // unreachable: a failing header is never kept
-    len = *h;
-    if (!len || pos + *len > buf_.size()) break;
-    pos += *len;
-    len.reset();
+    if (!*h || pos + **h > buf_.size()) {
+      len = h->value_or(kNoLength);
+      break;
+    }
+    pos += **h;
   }
 
   size_t in = 0;
   while (in < bytes.size()) {
-    if (!len) {
+    if (len == kNoLength) {
       // Header incomplete: take one byte at a time (at most 5) so an invalid header is detected
       // before any byte after it is buffered.
       buf_.push_back(bytes[in++]);
@@ -86,21 +92,21 @@ Result<void> FrameSplitter::feed(std::span<const uint8_t> bytes) {
         error_ = h.error();
         return h.error();
       }
-      len = *h;
-      if (len && pos + *len == buf_.size()) {  // zero-length body: the frame is complete
-        pos += *len;
-        len.reset();
+      len = h->value_or(kNoLength);
+      if (len != kNoLength && pos + len == buf_.size()) {  // zero-length body: frame complete
+        pos += len;
+        len = kNoLength;
       }
       continue;
     }
-    size_t want = pos + *len - buf_.size();
+    size_t want = pos + len - buf_.size();
     size_t take = std::min(want, bytes.size() - in);
     buf_.insert(buf_.end(), bytes.begin() + static_cast<std::ptrdiff_t>(in),
                 bytes.begin() + static_cast<std::ptrdiff_t>(in + take));
     in += take;
     if (take == want) {
-      pos += *len;
-      len.reset();
+      pos += len;
+      len = kNoLength;
     }
   }
   return ok();
