@@ -32,6 +32,7 @@
 #include "broker/byte_stream.h"
 #include "transport/connection_set.h"
 #include "transport/ev_loop.h"
+#include "util/lazy_deque.h"
 
 namespace mquictt::transport {
 
@@ -119,7 +120,7 @@ class TcpConnection final : public broker::ByteStream, public OwnedConnection {
   bool reading_ = true;      // set_reading()
   bool above_high_ = false;  // pending_ exceeded the high watermark since the last on_writable
   bool peer_eof_ = false;    // EOF seen while closing
-  std::deque<Chunk> out_;
+  LazyDeque<Chunk> out_;     // no memory while idle
   size_t pending_ = 0;
   IoWatcher rev_;
   IoWatcher wev_;
