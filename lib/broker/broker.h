@@ -5,6 +5,7 @@
 //
 //   auto handler = broker.accept(stream, listener);   // new TCP socket / TLS session / QUIC conn
 //   stream events -> handler->on_data / on_writable / on_closed
+//   more streams of a QUIC connection -> handler->add_stream(stream) -> their own handlers
 //   each loop wake-up: broker.tick() when next_deadline() is due, then broker.flush()
 //
 // Ownership: the transport connection owns its ByteStream and the returned handler; the broker

@@ -236,7 +236,7 @@ size_t BrokerImpl::route(const MessagePtr& msg) {
     if (!auth_->authorize_delivery(s->client_id(), msg->topic)) continue;
     ++n;
     Outgoing o{msg, std::min(msg->qos, d.qos), d.retain_as_published && msg->retain,
-               std::move(d.subscription_ids)};
+               std::move(d.subscription_ids), d.stream};
     if (ProtocolHandler* h = online(s->id())) {
       h->deliver(std::move(o), &fx);
     } else {
@@ -270,13 +270,13 @@ void BrokerImpl::arm_queue_expiry(Session& s) {
 }
 
 void BrokerImpl::send_retained(ProtocolHandler& h, std::string_view filter, uint8_t granted_qos,
-                               std::optional<uint32_t> subscription_id) {
+                               std::optional<uint32_t> subscription_id, StreamTag stream) {
   std::vector<MessagePtr> found;
   retained_.match(filter, now(), [&found](const MessagePtr& m) { found.push_back(m); });
   for (MessagePtr& m : found) {
     if (h.state() != ProtocolHandler::State::kConnected) return;  // kicked while delivering
     if (!auth_->authorize_delivery(h.client_id(), m->topic)) continue;
-    Outgoing o{std::move(m), 0, true, {}};
+    Outgoing o{std::move(m), 0, true, {}, stream};
     o.qos = std::min(o.msg->qos, granted_qos);
     if (subscription_id) o.subscription_ids.push_back(*subscription_id);
     h.deliver(std::move(o), nullptr);

@@ -111,9 +111,12 @@ class BrokerImpl {
   // Routes a message (see header comment). Returns the number of deliveries, or nullopt if the
   // message was queued behind a running fan-out.
   std::optional<size_t> publish(MessagePtr msg);
-  // Retained messages matching a new subscription, delivered to `h` (RETAIN=1).
+  // Retained messages matching a new subscription, delivered to `h` on the subscription's
+  // `stream` (RETAIN=1).
   void send_retained(ProtocolHandler& h, std::string_view filter, uint8_t granted_qos,
-                     std::optional<uint32_t> subscription_id);
+                     std::optional<uint32_t> subscription_id, StreamTag stream);
+  // A tag for a new data stream, never handed out before (see StreamTag in message.h).
+  StreamTag next_stream_tag() { return next_stream_tag_++; }
   // (Re)arms the session's queued-message expiry timer for its earliest expiring message.
   void arm_queue_expiry(Session& s);
   // The connection is gone (on_closed or destruction): drop it from every table.
@@ -142,6 +145,7 @@ class BrokerImpl {
   BrokerStats counters_;
 
   uint64_t next_connection_id_ = 1;
+  StreamTag next_stream_tag_ = kControlStream + 1;
   std::unordered_map<uint64_t, ProtocolHandler*> connections_;  // every live handler
   std::unordered_map<SessionId, ProtocolHandler*> online_;      // connected sessions
   std::unordered_map<std::string, size_t> listener_connections_;

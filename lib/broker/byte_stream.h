@@ -3,8 +3,13 @@
 // implements ByteStream; the MQTT layer implements ByteStreamHandler. Neither side knows anything
 // else about the other: no fds, no ngtcp2, no libev here.
 //
+// A connection is usually one stream. MQTT over QUIC may have more (EMQX's data streams): the
+// transport gets the handler of the first stream from Broker::accept() and asks that handler for
+// the handler of every further stream the peer opens (ByteStreamHandler::add_stream()).
+//
 // Ownership and call order:
-//  - The transport owns the ByteStream and holds a non-owning ByteStreamHandler*.
+//  - The transport owns the ByteStream and the ByteStreamHandler it was given for it (from
+//    Broker::accept() or add_stream()); every stream of a connection has its own pair.
 //  - Callbacks into the handler happen on the loop thread, never re-entrantly from inside a
 //    ByteStream method call (write()/close() never call back synchronously).
 //  - on_closed() is the last call the handler receives; after it the ByteStream* is dangling.
@@ -23,10 +28,10 @@ namespace mquictt::broker {
 using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
 
 enum class CloseCause : uint8_t {
-  kLocal,         // we called close()
-  kPeerClosed,    // orderly EOF / FIN from the peer
-  kError,         // socket / TLS / QUIC error
-  kTransportGone, // the whole connection went away (e.g. QUIC connection closed)
+  kLocal,          // we called close()
+  kPeerClosed,     // orderly EOF / FIN from the peer
+  kError,          // socket / TLS / QUIC error
+  kTransportGone,  // the whole connection went away (e.g. QUIC connection closed)
 };
 
 class ByteStream {
@@ -45,6 +50,13 @@ class ByteStream {
   virtual void close() = 0;
   // Closes immediately, discarding queued bytes.
   virtual void abort() = 0;
+  // abort() with an error code the peer sees, where the transport has one (QUIC: RESET_STREAM
+  // and STOP_SENDING carrying `app_error_code`); elsewhere just abort(). The broker passes MQTT 5
+  // reason codes (0x81 Malformed Packet, 0x95 Packet Too Large, 0x82 Protocol Error, ...).
+  virtual void abort_with_error(uint64_t app_error_code) {
+    (void)app_error_code;
+    abort();
+  }
   // For logs: "tcp 127.0.0.1:50312", "quic 1a2b3c4d/0".
   virtual std::string describe() const = 0;
   // Identity from a verified client certificate (CN), empty if none. Used for
@@ -61,6 +73,15 @@ class ByteStreamHandler {
   virtual void on_writable() = 0;
   // Last call; see above.
   virtual void on_closed(CloseCause cause) = 0;
+  // The peer opened another stream of this handler's connection (MQTT over QUIC data streams).
+  // Returns its handler, which the transport owns and drives under the same rules as this one
+  // (`stream` outlives it up to its on_closed()), or nullptr to refuse the stream (the transport
+  // then resets it). Never called from inside one of this handler's own callbacks. The handlers
+  // may reference each other; each must cope with the other being destroyed first.
+  virtual std::unique_ptr<ByteStreamHandler> add_stream(ByteStream& stream) {
+    (void)stream;
+    return nullptr;
+  }
 };
 
 }  // namespace mquictt::broker

@@ -24,9 +24,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "broker/broker_config.h"
+#include "broker/message.h"
 #include "broker/topic_aliases.h"
 #include "codec/packet.h"
 #include "util/result.h"
@@ -59,8 +60,9 @@ struct ConnectionState {
   InboundTopicAliases inbound_aliases;
   OutboundTopicAliases outbound_aliases;
   // Inbound QoS 2 ids accepted on THIS connection and not yet released: what counts against our
-  // Receive Maximum (ids left over from an earlier connection don't).
-  std::unordered_set<uint16_t> inbound_quota;
+  // Receive Maximum in MQTT 5 (ids left over from an earlier connection don't). Mapped to the
+  // stream the PUBLISH came on: a data stream that ends takes its ids with it (any version).
+  std::unordered_map<uint16_t, StreamTag> inbound_quota;
   std::optional<std::string> auth_method;  // MQTT 5 enhanced authentication method, if used
 };
 

@@ -19,6 +19,14 @@ namespace mquictt::broker {
 using SessionId = uint64_t;
 inline constexpr SessionId kNoSession = 0;
 
+// The stream of a connection a subscription belongs to, and that a delivery goes out on (MQTT
+// over QUIC with data streams, see protocol_handler.h "Streams"). kControlStream is the
+// connection's first stream: the only one of TCP and single-stream QUIC clients. The broker hands
+// out the other values and never reuses one, so a tag left over from an earlier connection never
+// names a stream of a later one (it falls back to the control stream).
+using StreamTag = uint64_t;
+inline constexpr StreamTag kControlStream = 0;
+
 struct Message {
   std::string topic;
   std::vector<uint8_t> payload;

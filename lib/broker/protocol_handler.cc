@@ -31,18 +31,20 @@ const char* cause_name(CloseCause c) {
   return "closed";
 }
 
+uint32_t max_packet_size(const BrokerConfig& c) {
+  return c.max_packet_size_bytes == 0 ? codec::kMaxPacketSizeLimit : c.max_packet_size_bytes;
+}
+
 }  // namespace
 
 ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
                                  const ListenerInfo& listener, uint64_t connection_id,
                                  std::shared_ptr<const BrokerConfig> config)
     : broker_(&broker),
-      stream_(stream),
       id_(connection_id),
       peer_(stream.describe()),
       listener_name_(listener.name),
-      splitter_(config->max_packet_size_bytes == 0 ? codec::kMaxPacketSizeLimit
-                                                   : config->max_packet_size_bytes) {
+      control_(stream, kControlStream, max_packet_size(*config)) {
   cs_.config = std::move(config);
   last_packet_ms_ = broker.now();
   if (cfg().connect_timeout_ms != 0) {
@@ -52,10 +54,14 @@ ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
 }
 
 ProtocolHandler::~ProtocolHandler() {
-  if (!broker_) return;
-  // Destroyed without on_closed(): the connection is gone all the same.
-  end_link(true);
-  broker_->forget(*this);
+  if (broker_) {
+    // Destroyed without on_closed(): the connection is gone all the same.
+    end_link(true);
+    broker_->forget(*this);
+  }
+  // Data streams the transport still has must not call back into us.
+  for (DataStreamHandler* ds : std::exchange(data_streams_, {}))
+    ds->detach();
 }
 
 void ProtocolHandler::detach_broker() {
@@ -75,50 +81,64 @@ ClientInfo ProtocolHandler::client_info() const {
   return info;
 }
 
-bool ProtocolHandler::slow() const {
+bool ProtocolHandler::slow(const StreamEndpoint& ep) const {
   const uint64_t high = cs_.config->outbound_high_watermark_bytes;
-  return high != 0 && stream_.pending_bytes() > high;
+  return high != 0 && ep.stream.pending_bytes() > high;
+}
+
+bool ProtocolHandler::slow() const {
+  if (slow(control_)) return true;
+  return std::any_of(data_streams_.begin(), data_streams_.end(),
+                     [this](const DataStreamHandler* ds) { return slow(ds->endpoint()); });
 }
 
 // --- Input ---
 
 void ProtocolHandler::on_data(std::span<const uint8_t> bytes) {
-  if (state_ == State::kClosed || !broker_) return;
+  input(control_, bytes);
+}
+
+void ProtocolHandler::input(StreamEndpoint& in, std::span<const uint8_t> bytes) {
+  if (state_ == State::kClosed || !broker_ || !in.open) return;
   broker_->counters().bytes_received += bytes.size();
-  if (auto fed = splitter_.feed(bytes); !fed) {
-    fail(fed.error());
+  if (auto fed = in.splitter.feed(bytes); !fed) {
+    fail_input(in, fed.error());
     return;
   }
-  while (state_ != State::kClosed) {
-    auto next = splitter_.next();
+  process_frames(in);
+  after_input();
+}
+
+void ProtocolHandler::process_frames(StreamEndpoint& in) {
+  while (state_ != State::kClosed && in.open) {
+    auto next = in.splitter.next();
     if (!next) {
-      fail(next.error());
+      fail_input(in, next.error());
       return;
     }
     if (!*next) break;
-    handle_frame(**next);
+    handle_frame(in, **next);
   }
-  after_input();
 }
 
 void ProtocolHandler::after_input() {
   if (state_ == State::kClosed || reading_paused_ || !slow()) return;
   // Our own output is piling up (this client publishes faster than it reads, or its
-  // subscriptions fan back to it): stop reading until the stream drains.
+  // subscriptions fan back to it): stop reading until the streams drain.
   reading_paused_ = true;
-  stream_.set_reading(false);
+  apply_reading();
   broker_->mark_blocked(*this);
 }
 
-void ProtocolHandler::handle_frame(std::span<const uint8_t> frame) {
-  last_packet_ms_ = broker_->now();
+void ProtocolHandler::handle_frame(StreamEndpoint& in, std::span<const uint8_t> frame) {
+  last_packet_ms_ = broker_->now();  // keepalive: a frame on any stream is activity
   if (state_ == State::kAwaitConnect) {
-    handle_connect_frame(frame);
+    handle_connect_frame(frame);  // only the control stream is read before CONNACK
     return;
   }
   auto decoded = codec::decode(frame, cs_.version);
   if (!decoded) {
-    fail(decoded.error());
+    fail_input(in, decoded.error());
     return;
   }
   codec::Packet& pkt = *decoded;
@@ -129,32 +149,34 @@ void ProtocolHandler::handle_frame(std::span<const uint8_t> frame) {
     return;
   }
   if (broker_->log().should_log(spdlog::level::trace)) {
-    broker_->log().trace("recv {} client_id={}", codec::packet_type_name(type), client_id_);
+    broker_->log().trace("recv {} client_id={} stream={}", codec::packet_type_name(type),
+                         client_id_, in.tag);
   }
+  if (in.tag != kControlStream && !accept_on_data_stream(in, type)) return;
   switch (type) {
     case PacketType::kConnect:
       fail({rc::kProtocolError, "second CONNECT"});
       return;
     case PacketType::kPublish:
-      on_publish(std::move(std::get<codec::Publish>(pkt)));
+      on_publish(in, std::move(std::get<codec::Publish>(pkt)));
       return;
     case PacketType::kPubAck:
-      on_puback(std::get<codec::PubAck>(pkt));
+      on_puback(in, std::get<codec::PubAck>(pkt));
       return;
     case PacketType::kPubRec:
-      on_pubrec(std::get<codec::PubRec>(pkt));
+      on_pubrec(in, std::get<codec::PubRec>(pkt));
       return;
     case PacketType::kPubRel:
-      on_pubrel(std::get<codec::PubRel>(pkt));
+      on_pubrel(in, std::get<codec::PubRel>(pkt));
       return;
     case PacketType::kPubComp:
-      on_pubcomp(std::get<codec::PubComp>(pkt));
+      on_pubcomp(in, std::get<codec::PubComp>(pkt));
       return;
     case PacketType::kSubscribe:
-      on_subscribe(std::get<codec::Subscribe>(pkt));
+      on_subscribe(in, std::get<codec::Subscribe>(pkt));
       return;
     case PacketType::kUnsubscribe:
-      on_unsubscribe(std::get<codec::Unsubscribe>(pkt));
+      on_unsubscribe(in, std::get<codec::Unsubscribe>(pkt));
       return;
     case PacketType::kPingReq:
       send(codec::PingResp{});
@@ -171,6 +193,26 @@ void ProtocolHandler::handle_frame(std::span<const uint8_t> frame) {
     case PacketType::kPingResp:
       fail({rc::kProtocolError, "server-to-client packet sent by client"});
       return;
+  }
+}
+
+bool ProtocolHandler::accept_on_data_stream(StreamEndpoint& in, PacketType type) {
+  switch (type) {
+    case PacketType::kPublish:
+    case PacketType::kPubAck:
+    case PacketType::kPubRec:
+    case PacketType::kPubRel:
+    case PacketType::kPubComp:
+    case PacketType::kSubscribe:
+    case PacketType::kUnsubscribe:
+      return true;
+    case PacketType::kPingReq:
+      // PINGRESP exists on the control stream only; the PINGREQ already counted as activity.
+      send(codec::PingResp{});
+      return false;
+    default:
+      fail_input(in, {rc::kProtocolError, "packet type not allowed on a data stream"});
+      return false;
   }
 }
 
@@ -209,7 +251,8 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
   cs_.version = c.version;
   version_known_ = true;
   const BrokerConfig& config = cfg();
-  tls_identity_ = stream_.tls_identity();  // read now: a TLS handshake may finish after accept()
+  tls_identity_ =
+      control_.stream.tls_identity();  // read now: a TLS handshake may finish after accept()
 
   if (c.client_id.empty()) {
     if (!v5() && !c.clean_start) {
@@ -360,6 +403,7 @@ void ProtocolHandler::accept_connect(std::optional<std::vector<uint8_t>> auth_da
   if (n.keep_alive_s != 0) arm_keepalive(last_packet_ms_ + TimeMs{n.keep_alive_s} * 1500);
   resend_inflight();
   pump();
+  activate_data_streams();
 }
 
 // --- DISCONNECT, errors, close ---
@@ -376,7 +420,7 @@ void ProtocolHandler::on_disconnect(const codec::Disconnect& d) {
   broker_->log().info("disconnected client_id={} peer={} reason={:#04x} {}", client_id_, peer_,
                       d.reason, codec::reason_name(d.reason));
   end_link(v5() && d.reason == rc::kDisconnectWithWill);
-  stream_.close();
+  control_.stream.close();
 }
 
 void ProtocolHandler::kick(uint8_t reason, const char* detail, bool publish_will) {
@@ -409,7 +453,7 @@ void ProtocolHandler::fail(const Error& e, bool publish_will) {
     send(codec::Disconnect{e.reason, {}});
   }
   end_link(publish_will);
-  stream_.close();
+  control_.stream.close();
 }
 
 void ProtocolHandler::end_link(bool publish_will) {
@@ -417,12 +461,139 @@ void ProtocolHandler::end_link(bool publish_will) {
   state_ = State::kClosed;
   auth_.reset();
   pending_connect_.reset();
+  // The data streams end with the connection: queued replies still go out, then a FIN. Their
+  // subscriptions fall back to the control stream of whichever connection resumes the session.
+  for (DataStreamHandler* ds : std::exchange(data_streams_, {})) {
+    if (broker_ && session_)
+      broker_->router().move_stream(session_->id(), ds->tag(), kControlStream);
+    ds->detach();
+    ds->endpoint().stream.close();
+  }
   if (!broker_) return;
   broker_->timers().cancel_and_reset(connect_timer_);
   broker_->timers().cancel_and_reset(keepalive_timer_);
   broker_->unmark_blocked(*this);
   Session* s = std::exchange(session_, nullptr);
   if (s) broker_->detach(*this, *s, publish_will);
+}
+
+// --- Data streams ---
+
+std::unique_ptr<ByteStreamHandler> ProtocolHandler::add_stream(ByteStream& stream) {
+  if (state_ == State::kClosed || !broker_) return nullptr;
+  auto ds = std::make_unique<DataStreamHandler>(*this, stream, broker_->next_stream_tag(),
+                                                max_packet_size(cfg()));
+  data_streams_.push_back(ds.get());
+  if (broker_->log().should_log(spdlog::level::debug)) {
+    broker_->log().debug("data stream opened client_id={} stream={} tag={}{}", client_id_,
+                         stream.describe(), ds->tag(),
+                         state_ == State::kConnected ? "" : " (held until CONNACK)");
+  }
+  // Held before CONNACK; paused like the others under backpressure.
+  if (state_ != State::kConnected || reading_paused_) stream.set_reading(false);
+  return ds;
+}
+
+void ProtocolHandler::on_stream_data(DataStreamHandler& ds, std::span<const uint8_t> bytes) {
+  if (state_ == State::kClosed || !broker_ || !ds.endpoint().open) return;
+  if (state_ == State::kConnected) {
+    input(ds.endpoint(), bytes);
+    return;
+  }
+  // Held until CONNACK (the transport should not even deliver: reading is off). Buffer only; the
+  // splitter still rejects a frame above the maximum packet size at once.
+  broker_->counters().bytes_received += bytes.size();
+  if (auto fed = ds.endpoint().splitter.feed(bytes); !fed) fail_data_stream(ds, fed.error());
+}
+
+void ProtocolHandler::on_stream_writable(DataStreamHandler&) {
+  resume_output();
+}
+
+void ProtocolHandler::on_stream_closed(DataStreamHandler& ds, CloseCause cause) {
+  if (broker_ && state_ == State::kConnected && broker_->log().should_log(spdlog::level::debug)) {
+    broker_->log().debug("data stream ended client_id={} stream={} ({})", client_id_,
+                         ds.endpoint().stream.describe(), cause_name(cause));
+  }
+  forget_data_stream(ds);
+}
+
+void ProtocolHandler::activate_data_streams() {
+  if (data_streams_.empty()) return;
+  apply_reading();
+  // Processing may close streams (and shrink data_streams_): work on a copy, skip the detached.
+  const std::vector<DataStreamHandler*> held = data_streams_;
+  for (DataStreamHandler* ds : held) {
+    if (state_ != State::kConnected) return;
+    if (!ds->attached() || ds->endpoint().splitter.buffered() == 0) continue;
+    process_frames(ds->endpoint());
+  }
+  after_input();
+}
+
+void ProtocolHandler::apply_reading() {
+  control_.stream.set_reading(!reading_paused_);
+  const bool data = !reading_paused_ && state_ == State::kConnected;
+  for (DataStreamHandler* ds : data_streams_)
+    ds->endpoint().stream.set_reading(data);
+}
+
+StreamEndpoint& ProtocolHandler::endpoint_for(StreamTag tag) {
+  if (tag != kControlStream) {
+    for (DataStreamHandler* ds : data_streams_) {
+      if (ds->tag() == tag) return ds->endpoint();
+    }
+  }
+  return control_;
+}
+
+void ProtocolHandler::fail_input(StreamEndpoint& in, const Error& e) {
+  if (in.tag == kControlStream) {
+    fail(e);
+    return;
+  }
+  for (DataStreamHandler* ds : data_streams_) {
+    if (ds->tag() == in.tag) {
+      fail_data_stream(*ds, e);
+      return;
+    }
+  }
+}
+
+void ProtocolHandler::fail_data_stream(DataStreamHandler& ds, const Error& e) {
+  if (!ds.attached()) return;
+  if (broker_) {
+    broker_->log().log(e.reason < 0x80 ? spdlog::level::info : spdlog::level::warn,
+                       "closing data stream client_id={} stream={} reason={:#04x} {} ({})",
+                       client_id_, ds.endpoint().stream.describe(), e.reason,
+                       codec::reason_name(e.reason), e.detail);
+  }
+  // Reset, not FIN: what the client sent after the bad frame was not processed.
+  ds.endpoint().stream.abort_with_error(e.reason);
+  forget_data_stream(ds);
+}
+
+void ProtocolHandler::forget_data_stream(DataStreamHandler& ds) {
+  const StreamTag tag = ds.tag();
+  ds.detach();
+  if (std::erase(data_streams_, &ds) == 0) return;
+  if (!broker_ || !session_ || state_ != State::kConnected) return;
+  broker_->router().move_stream(session_->id(), tag, kControlStream);
+  // QoS 1/2 state bound to the stream is lost (EMQX): the client cannot ack on a stream that is
+  // gone, and MQTT allows a resend only on a new connection.
+  std::vector<uint16_t> lost;
+  for (const OutboundInflight::Entry& e : session_->inflight().entries()) {
+    if (e.out.stream == tag) lost.push_back(e.packet_id);
+  }
+  for (uint16_t id : lost)
+    session_->inflight().erase(id);
+  broker_->counters().messages_dropped += lost.size();
+  std::erase_if(cs_.inbound_quota, [&](const auto& entry) {
+    if (entry.second != tag) return false;
+    session_->inbound_qos2().release(entry.first);
+    return true;
+  });
+  if (!lost.empty()) pump();  // the window has room again
 }
 
 void ProtocolHandler::on_closed(CloseCause cause) {
@@ -473,9 +644,13 @@ void ProtocolHandler::on_writable() {
 
 void ProtocolHandler::recheck_writable() {
   if (state_ == State::kClosed || !broker_) return;
-  // Hysteresis: resume only once the stream drained below the low watermark, so a connection
+  // Hysteresis: resume only once the streams drained below the low watermark, so a connection
   // hovering at the high mark doesn't flip between paused and reading on every loop iteration.
-  if (stream_.pending_bytes() > cfg().outbound_low_watermark_bytes) return;
+  const uint64_t low = cfg().outbound_low_watermark_bytes;
+  if (control_.stream.pending_bytes() > low) return;
+  for (const DataStreamHandler* ds : data_streams_) {
+    if (ds->endpoint().stream.pending_bytes() > low) return;
+  }
   resume_output();
 }
 
@@ -484,29 +659,29 @@ void ProtocolHandler::resume_output() {
   if (slow()) return;
   if (reading_paused_) {
     reading_paused_ = false;
-    stream_.set_reading(true);
+    apply_reading();
   }
   broker_->unmark_blocked(*this);
-  pump();  // marks us blocked again if the stream fills up
+  pump();  // marks us blocked again if a stream fills up
 }
 
 // --- Output ---
 
-void ProtocolHandler::write_frame(std::span<const uint8_t> bytes) {
+void ProtocolHandler::write_frame(StreamEndpoint& out, std::span<const uint8_t> bytes) {
   if (broker_) broker_->counters().bytes_sent += bytes.size();
-  stream_.write(bytes);
+  out.stream.write(bytes);
 }
 
-void ProtocolHandler::send(const codec::Packet& p) {
+void ProtocolHandler::send(StreamEndpoint& out, const codec::Packet& p) {
   const std::vector<uint8_t> bytes = codec::encode(p, cs_.version);
-  write_frame(bytes);
+  write_frame(out, bytes);
 }
 
-void ProtocolHandler::send_durable_ack(const codec::Packet& p) {
+void ProtocolHandler::send_durable_ack(StreamEndpoint& out, const codec::Packet& p) {
   // The single exit of acks that confirm state the broker took over (PUBACK, PUBREC, PUBCOMP,
   // SUBACK, UNSUBACK). With a persistent store the ack is parked here until the commit and sent
   // from Broker::flush(); in memory, the state is "durable" once this call happens.
-  send(p);
+  send(out, p);
 }
 
 }  // namespace mquictt::broker

@@ -33,21 +33,60 @@
 // Acks that confirm durable state (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) all go through
 // send_durable_ack(): today it writes at once; with a persistent store it is where an ack waits
 // for the store commit and is released from Broker::flush().
+//
+// Streams (MQTT over QUIC multi-stream mode, EMQX semantics; data_stream.h). The stream the
+// handler was created for is the control stream; add_stream() takes more streams of the same
+// connection ("data streams"), each with its own frame splitter and a broker-unique StreamTag.
+// TCP and single-stream clients never call add_stream() and see no difference at all.
+//   - Before CONNACK a data stream is held: reading is switched off (QUIC withholds its credit)
+//     and anything that still arrives is only buffered. Once the CONNECT is accepted the held
+//     streams are processed; if it is refused (or the connection ends) they are closed.
+//   - CONNECT, CONNACK, PINGRESP, DISCONNECT and AUTH exist on the control stream only. A data
+//     stream carries PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE and UNSUBSCRIBE (and the
+//     server's PUBLISH, acks, SUBACK, UNSUBACK); a PINGREQ there is answered on the control
+//     stream; CONNECT, DISCONNECT, AUTH or a server-to-client type there is a protocol error of
+//     that stream.
+//   - Every reply goes on the stream its request arrived on (PUBACK/PUBREC/PUBCOMP for a client
+//     PUBLISH, PUBREL for a PUBREC, SUBACK, UNSUBACK). Deliveries of a subscription go on the
+//     stream the SUBSCRIBE arrived on (Router: subscriptions are keyed by stream), or on the
+//     control stream if that stream is gone. UNSUBSCRIBE removes only the subscriptions of its own
+//     stream (others: 0x11 No subscription existed).
+//   - Packet identifiers, the inbound topic alias table, the Receive Maximum quota and keepalive
+//     are per connection: any frame on any stream counts as keepalive activity. Outbound topic
+//     aliases are used on the control stream only (a stream's deliveries cannot rely on an alias
+//     set up on another stream, since QUIC orders bytes per stream only).
+//   - Any error caused by a data stream's input (malformed or too large frame, a packet type not
+//     allowed there, any protocol violation that would otherwise be a DISCONNECT) closes only that
+//     stream: ByteStream::abort_with_error(reason code); the connection and its other streams go
+//     on. Errors not tied to one stream's input (keepalive, takeover, queue overflow) end the
+//     connection as before.
+//   - When a data stream ends before its connection (error, or the peer closed or reset it): its
+//     subscriptions move to the control stream (Router::move_stream; the control stream's own
+//     subscription of the same filter wins), its outbound QoS 1/2 messages in flight and its
+//     inbound QoS 2 packet ids awaiting PUBREL are dropped (lost, as in EMQX). When the connection
+//     ends, every subscription moves to the control stream (a resumed session delivers there
+//     until the client subscribes again on a data stream), and the inflight window is resent on
+//     the control stream at the next CONNECT as usual.
+//   - Backpressure is per connection: if any of its streams is above the high watermark, reading
+//     stops on all of them; a delivery is dropped (QoS 0) or queued (QoS 1/2) when its own stream
+//     is above it. The session queue is one FIFO, so a queued message for a slow stream also
+//     holds back the ones behind it.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "broker/authenticator.h"
 #include "broker/broker_config.h"
 #include "broker/byte_stream.h"
 #include "broker/connection_state.h"
+#include "broker/data_stream.h"
 #include "broker/deadline_queue.h"
 #include "broker/outgoing.h"
 #include "broker/session.h"
-#include "codec/frame_splitter.h"
 #include "codec/packet.h"
 #include "util/result.h"
 
@@ -72,6 +111,14 @@ class ProtocolHandler final : public ByteStreamHandler {
   void on_data(std::span<const uint8_t> bytes) override;
   void on_writable() override;
   void on_closed(CloseCause cause) override;
+  // A data stream of this connection (see "Streams"); nullptr once the connection is closed.
+  std::unique_ptr<ByteStreamHandler> add_stream(ByteStream& stream) override;
+
+  // --- Called by DataStreamHandler (only while it is attached) ---
+  void on_stream_data(DataStreamHandler& ds, std::span<const uint8_t> bytes);
+  void on_stream_writable(DataStreamHandler& ds);
+  // The transport ended the stream (its on_closed(), or its destruction).
+  void on_stream_closed(DataStreamHandler& ds, CloseCause cause);
 
   // --- Called by BrokerImpl ---
   uint64_t id() const { return id_; }
@@ -80,6 +127,7 @@ class ProtocolHandler final : public ByteStreamHandler {
   const std::string& client_id() const { return client_id_; }
   const std::string& peer() const { return peer_; }
   const std::string& listener_name() const { return listener_name_; }
+  // Some stream of the connection is above the high watermark.
   bool slow() const;
 
   // Hands one message to this connected client: sent now, or queued in the session (see
@@ -95,18 +143,23 @@ class ProtocolHandler final : public ByteStreamHandler {
   void detach_broker();
 
  private:
-  void handle_frame(std::span<const uint8_t> frame);
+  // Input of one stream: splits, then handles frames until the stream or connection closes.
+  void input(StreamEndpoint& in, std::span<const uint8_t> bytes);
+  void process_frames(StreamEndpoint& in);
+  void handle_frame(StreamEndpoint& in, std::span<const uint8_t> frame);
+  // Allowed on a data stream? (see "Streams"); false after dealing with the packet otherwise.
+  bool accept_on_data_stream(StreamEndpoint& in, codec::PacketType type);
   void handle_connect_frame(std::span<const uint8_t> frame);
   void on_connect(codec::Connect&& c);
   void on_auth_step(const AuthStep& step);
   void accept_connect(std::optional<std::vector<uint8_t>> auth_data);
-  void on_publish(codec::Publish&& p);
-  void on_puback(const codec::PubAck& a);
-  void on_pubrec(const codec::PubRec& a);
-  void on_pubrel(const codec::PubRel& a);
-  void on_pubcomp(const codec::PubComp& a);
-  void on_subscribe(const codec::Subscribe& s);
-  void on_unsubscribe(const codec::Unsubscribe& u);
+  void on_publish(StreamEndpoint& in, codec::Publish&& p);
+  void on_puback(StreamEndpoint& in, const codec::PubAck& a);
+  void on_pubrec(StreamEndpoint& in, const codec::PubRec& a);
+  void on_pubrel(StreamEndpoint& in, const codec::PubRel& a);
+  void on_pubcomp(StreamEndpoint& in, const codec::PubComp& a);
+  void on_subscribe(StreamEndpoint& in, const codec::Subscribe& s);
+  void on_unsubscribe(StreamEndpoint& in, const codec::Unsubscribe& u);
   void on_disconnect(const codec::Disconnect& d);
   void on_auth(const codec::Auth& a);
 
@@ -114,29 +167,48 @@ class ProtocolHandler final : public ByteStreamHandler {
   uint8_t publish_reason(const codec::Publish& p) const;
   MessagePtr make_message(codec::Publish&& p) const;
 
-  // Output.
-  void send(const codec::Packet& p);
-  void send_durable_ack(const codec::Packet& p);
-  void write_frame(std::span<const uint8_t> bytes);
-  // Encodes and writes one PUBLISH; false if it was discarded (too large for the client, or
-  // expired). packet_id 0 for QoS 0.
-  bool send_publish(const Outgoing& o, uint16_t packet_id, bool dup, FanoutContext* fx);
+  // Streams.
+  // Where a delivery for `tag` goes: that data stream while it is open, else the control stream.
+  StreamEndpoint& endpoint_for(StreamTag tag);
+  bool slow(const StreamEndpoint& ep) const;
+  // Processes the data streams held before CONNACK.
+  void activate_data_streams();
+  // Reading on every stream per reading_paused_ (and, for data streams, CONNACK).
+  void apply_reading();
+  // An error in a data stream's input: closes that stream only (see "Streams").
+  void fail_data_stream(DataStreamHandler& ds, const Error& e);
+  // Routes an input error to fail() (control stream) or fail_data_stream().
+  void fail_input(StreamEndpoint& in, const Error& e);
+  // Lets a data stream go: its subscriptions fall back to the control stream, its QoS 1/2 state
+  // is dropped; `ds` is detached.
+  void forget_data_stream(DataStreamHandler& ds);
+
+  // Output. Replies go to the stream `out`; server-initiated packets (CONNACK, PINGRESP,
+  // DISCONNECT, AUTH) to the control stream.
+  void send(const codec::Packet& p) { send(control_, p); }
+  void send(StreamEndpoint& out, const codec::Packet& p);
+  void send_durable_ack(StreamEndpoint& out, const codec::Packet& p);
+  void write_frame(StreamEndpoint& out, std::span<const uint8_t> bytes);
+  // Encodes and writes one PUBLISH on `out`; false if it was discarded (too large for the client,
+  // or expired). packet_id 0 for QoS 0.
+  bool send_publish(StreamEndpoint& out, const Outgoing& o, uint16_t packet_id, bool dup,
+                    FanoutContext* fx);
   // Topic, payload and forwarded properties (with the remaining Message Expiry Interval).
   void fill_publish_base(codec::Publish& p, const Message& m, bool resend) const;
-  // Sends a QoS 1/2 message in a new inflight slot (caller checked the window).
+  // Sends a QoS 1/2 message in a new inflight slot (caller checked the window and the stream).
   void send_in_new_slot(Outgoing&& o, FanoutContext* fx);
   void enqueue(Outgoing&& o);
   // Moves queued messages into the window / onto the wire while the client can take them.
   void pump();
   void resend_inflight();
   void after_input();
-  // The stream can take more: resume reading and drain the session queue.
+  // The streams can take more: resume reading and drain the session queue.
   void resume_output();
 
   // The one error path (see header comment).
   void fail(const Error& e, bool publish_will = true);
-  // Enters kClosed: cuts the session link (will per `publish_will`) and cancels timers. Does not
-  // log or touch the stream (callers do).
+  // Enters kClosed: closes the data streams, cuts the session link (will per `publish_will`) and
+  // cancels timers. Does not log or touch the control stream (callers do).
   void end_link(bool publish_will);
   void arm_keepalive(TimeMs at);
   ClientInfo client_info() const;
@@ -144,7 +216,6 @@ class ProtocolHandler final : public ByteStreamHandler {
   const BrokerConfig& cfg() const { return *cs_.config; }
 
   BrokerImpl* broker_;  // null after detach_broker()
-  ByteStream& stream_;
   const uint64_t id_;
   std::string peer_;
   std::string listener_name_;
@@ -152,7 +223,9 @@ class ProtocolHandler final : public ByteStreamHandler {
   State state_ = State::kAwaitConnect;
   bool version_known_ = false;  // cs_.version is the client's (a CONNACK can be sent)
   ConnectionState cs_;
-  codec::FrameSplitter splitter_;
+  StreamEndpoint control_;
+  // Live data streams (owned by the transport; see data_stream.h), in the order they came.
+  std::vector<DataStreamHandler*> data_streams_;
   Session* session_ = nullptr;  // owned by SessionRegistry; valid while kConnected
   std::string client_id_;
   std::optional<std::string> username_;
@@ -163,7 +236,7 @@ class ProtocolHandler final : public ByteStreamHandler {
   TimeMs last_packet_ms_ = 0;
   TimerId connect_timer_ = kNoTimer;
   TimerId keepalive_timer_ = kNoTimer;
-  bool reading_paused_ = false;
+  bool reading_paused_ = false;  // backpressure: reading is off on every stream
 };
 
 }  // namespace mquictt::broker

@@ -54,34 +54,35 @@ constexpr size_t kTopicAliasPropertySize = 3;  // identifier + two-byte integer
 
 // --- Inbound PUBLISH ---
 
-void ProtocolHandler::on_publish(codec::Publish&& p) {
+void ProtocolHandler::on_publish(StreamEndpoint& in, codec::Publish&& p) {
   const BrokerConfig& config = cfg();
   if (p.qos > config.maximum_qos) {
-    fail({rc::kQosNotSupported, "PUBLISH QoS above maximum"});
+    fail_input(in, {rc::kQosNotSupported, "PUBLISH QoS above maximum"});
     return;
   }
   if (p.retain && !config.retain_available) {
-    fail({rc::kRetainNotSupported, "retain not available"});
+    fail_input(in, {rc::kRetainNotSupported, "retain not available"});
     return;
   }
   if (v5()) {
     if (auto r = cs_.inbound_aliases.resolve(p.topic, p.props.topic_alias); !r) {
-      fail(r.error());
+      fail_input(in, r.error());
       return;
     }
   } else if (p.topic.empty()) {
-    fail({rc::kProtocolError, "empty topic"});
+    fail_input(in, {rc::kProtocolError, "empty topic"});
     return;
   }
   const uint8_t qos = p.qos;
   const uint16_t packet_id = p.packet_id;
   if (qos == 2) {
     if (session_->inbound_qos2().pending(packet_id)) {
-      send_durable_ack(codec::PubRec{{packet_id, 0, {}}});
+      send_durable_ack(in, codec::PubRec{{packet_id, 0, {}}});
       return;
     }
     if (v5() && cs_.inbound_quota.size() >= config.receive_maximum) {
-      fail({rc::kReceiveMaximumExceeded, "more QoS 2 PUBLISH in flight than Receive Maximum"});
+      fail_input(
+          in, {rc::kReceiveMaximumExceeded, "more QoS 2 PUBLISH in flight than Receive Maximum"});
       return;
     }
   }
@@ -89,7 +90,7 @@ void ProtocolHandler::on_publish(codec::Publish&& p) {
 
   uint8_t reason = publish_reason(p);
   if (reason == rc::kPayloadFormatInvalid && qos == 0) {
-    fail({rc::kPayloadFormatInvalid, "payload is not UTF-8"});
+    fail_input(in, {rc::kPayloadFormatInvalid, "payload is not UTF-8"});
     return;
   }
   if (reason == 0) {
@@ -101,13 +102,13 @@ void ProtocolHandler::on_publish(codec::Publish&& p) {
   if (state_ != State::kConnected) return;  // routing back to ourselves can't fail us, but be safe
   const uint8_t wire_reason = v5() ? reason : 0;
   if (qos == 1) {
-    send_durable_ack(codec::PubAck{{packet_id, wire_reason, {}}});
+    send_durable_ack(in, codec::PubAck{{packet_id, wire_reason, {}}});
   } else if (qos == 2) {
     if (wire_reason < 0x80) {
       session_->inbound_qos2().begin(packet_id);
-      if (v5()) cs_.inbound_quota.insert(packet_id);
+      cs_.inbound_quota.emplace(packet_id, in.tag);  // counted against Receive Maximum in v5
     }
-    send_durable_ack(codec::PubRec{{packet_id, wire_reason, {}}});
+    send_durable_ack(in, codec::PubRec{{packet_id, wire_reason, {}}});
   }
 }
 
@@ -151,13 +152,13 @@ MessagePtr ProtocolHandler::make_message(codec::Publish&& p) const {
 
 // --- Acks from the client (we are the sender) ---
 
-void ProtocolHandler::on_puback(const codec::PubAck& a) {
+void ProtocolHandler::on_puback(StreamEndpoint& in, const codec::PubAck& a) {
   switch (session_->inflight().on_puback(a.packet_id)) {
     case OutboundInflight::AckResult::kCompleted:
       pump();
       return;
     case OutboundInflight::AckResult::kWrongState:
-      fail({rc::kProtocolError, "PUBACK for a QoS 2 message"});
+      fail_input(in, {rc::kProtocolError, "PUBACK for a QoS 2 message"});
       return;
     case OutboundInflight::AckResult::kUnknown:
     case OutboundInflight::AckResult::kReleased:
@@ -165,30 +166,30 @@ void ProtocolHandler::on_puback(const codec::PubAck& a) {
   }
 }
 
-void ProtocolHandler::on_pubrec(const codec::PubRec& a) {
+void ProtocolHandler::on_pubrec(StreamEndpoint& in, const codec::PubRec& a) {
   switch (session_->inflight().on_pubrec(a.packet_id, v5() ? a.reason : 0)) {
     case OutboundInflight::AckResult::kReleased:
-      send(codec::PubRel{{a.packet_id, 0, {}}});
+      send(in, codec::PubRel{{a.packet_id, 0, {}}});
       return;
     case OutboundInflight::AckResult::kCompleted:  // refused by the client
       pump();
       return;
     case OutboundInflight::AckResult::kUnknown:
-      send(codec::PubRel{{a.packet_id, v5() ? rc::kPacketIdentifierNotFound : uint8_t{0}, {}}});
+      send(in, codec::PubRel{{a.packet_id, v5() ? rc::kPacketIdentifierNotFound : uint8_t{0}, {}}});
       return;
     case OutboundInflight::AckResult::kWrongState:
-      fail({rc::kProtocolError, "PUBREC for a QoS 1 message"});
+      fail_input(in, {rc::kProtocolError, "PUBREC for a QoS 1 message"});
       return;
   }
 }
 
-void ProtocolHandler::on_pubcomp(const codec::PubComp& a) {
+void ProtocolHandler::on_pubcomp(StreamEndpoint& in, const codec::PubComp& a) {
   switch (session_->inflight().on_pubcomp(a.packet_id)) {
     case OutboundInflight::AckResult::kCompleted:
       pump();
       return;
     case OutboundInflight::AckResult::kWrongState:
-      fail({rc::kProtocolError, "PUBCOMP before PUBREC"});
+      fail_input(in, {rc::kProtocolError, "PUBCOMP before PUBREC"});
       return;
     case OutboundInflight::AckResult::kUnknown:
     case OutboundInflight::AckResult::kReleased:
@@ -198,23 +199,23 @@ void ProtocolHandler::on_pubcomp(const codec::PubComp& a) {
 
 // --- PUBREL from the client (we are the QoS 2 receiver) ---
 
-void ProtocolHandler::on_pubrel(const codec::PubRel& a) {
+void ProtocolHandler::on_pubrel(StreamEndpoint& in, const codec::PubRel& a) {
   const bool known = session_->inbound_qos2().release(a.packet_id);
   cs_.inbound_quota.erase(a.packet_id);
   const uint8_t reason = known || !v5() ? 0 : rc::kPacketIdentifierNotFound;
-  send_durable_ack(codec::PubComp{{a.packet_id, reason, {}}});
+  send_durable_ack(in, codec::PubComp{{a.packet_id, reason, {}}});
 }
 
 // --- SUBSCRIBE / UNSUBSCRIBE ---
 
-void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
+void ProtocolHandler::on_subscribe(StreamEndpoint& in, const codec::Subscribe& s) {
   const BrokerConfig& config = cfg();
   std::optional<uint32_t> sub_id;
   if (!s.props.subscription_identifiers.empty()) sub_id = s.props.subscription_identifiers.front();
   // No Local on a shared subscription is a Protocol Error for the whole packet (§3.8.3.1).
   for (const codec::Subscription& sub : s.subscriptions) {
     if (sub.options.no_local && codec::is_shared(sub.filter)) {
-      fail({rc::kProtocolError, "No Local on a shared subscription"});
+      fail_input(in, {rc::kProtocolError, "No Local on a shared subscription"});
       return;
     }
   }
@@ -244,7 +245,8 @@ void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
     } else {
       codec::SubscriptionOptions opts = sub.options;
       opts.qos = std::min(opts.qos, config.maximum_qos);
-      const bool replaced = broker_->router().subscribe(session_->id(), sub.filter, opts, sub_id);
+      const bool replaced =
+          broker_->router().subscribe(session_->id(), sub.filter, opts, sub_id, in.tag);
       code = opts.qos;
       // Retained messages: never to shared subscriptions; Retain Handling 0 always, 1 only for
       // a new subscription, 2 never.
@@ -253,20 +255,20 @@ void ProtocolHandler::on_subscribe(const codec::Subscribe& s) {
       }
     }
     if (debug) {
-      broker_->log().debug("subscribe client_id={} filter={} qos={} reason={:#04x}", client_id_,
-                           sub.filter, sub.options.qos, code);
+      broker_->log().debug("subscribe client_id={} filter={} qos={} stream={} reason={:#04x}",
+                           client_id_, sub.filter, sub.options.qos, in.tag, code);
     }
     if (!v5() && code >= 0x80) code = codec::rc311::kSubackFailure;
     ack.reasons.push_back(code);
   }
-  send_durable_ack(ack);
+  send_durable_ack(in, ack);
   for (const RetainedWork& w : retained) {
     if (state_ != State::kConnected) return;
-    broker_->send_retained(*this, *w.filter, w.qos, sub_id);
+    broker_->send_retained(*this, *w.filter, w.qos, sub_id, in.tag);
   }
 }
 
-void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
+void ProtocolHandler::on_unsubscribe(StreamEndpoint& in, const codec::Unsubscribe& u) {
   codec::UnsubAck ack;
   ack.packet_id = u.packet_id;
   for (const std::string& filter : u.filters) {
@@ -274,8 +276,10 @@ void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
     if (!codec::valid_topic_filter(filter)) {
       code = rc::kTopicFilterInvalid;
     } else {
-      code = broker_->router().unsubscribe(session_->id(), filter) ? rc::kSuccess
-                                                                   : rc::kNoSubscriptionExisted;
+      // Stream-scoped: only this stream's subscription (EMQX answers 0x11 for another stream's).
+      code = broker_->router().unsubscribe(session_->id(), filter, in.tag)
+                 ? rc::kSuccess
+                 : rc::kNoSubscriptionExisted;
     }
     if (broker_->log().should_log(spdlog::level::debug)) {
       broker_->log().debug("unsubscribe client_id={} filter={} reason={:#04x}", client_id_, filter,
@@ -283,24 +287,25 @@ void ProtocolHandler::on_unsubscribe(const codec::Unsubscribe& u) {
     }
     if (v5()) ack.reasons.push_back(code);
   }
-  send_durable_ack(ack);
+  send_durable_ack(in, ack);
 }
 
 // --- Outbound PUBLISH ---
 
 void ProtocolHandler::deliver(Outgoing out, FanoutContext* fx) {
   if (state_ != State::kConnected) return;
+  StreamEndpoint& target = endpoint_for(out.stream);
   if (out.qos == 0) {
-    if (slow()) {
+    if (slow(target)) {
       ++broker_->counters().messages_dropped;
       broker_->mark_blocked(*this);
       return;
     }
-    if (!send_publish(out, 0, false, fx)) ++broker_->counters().messages_dropped;
+    if (!send_publish(target, out, 0, false, fx)) ++broker_->counters().messages_dropped;
     return;
   }
   // QoS 1/2 keep their order: they go straight out only if nothing is waiting before them.
-  if (session_->queue().empty() && !slow() &&
+  if (session_->queue().empty() && !slow(target) &&
       session_->inflight().size() < cs_.negotiated.send_window) {
     send_in_new_slot(std::move(out), fx);
     return;
@@ -329,7 +334,9 @@ void ProtocolHandler::send_in_new_slot(Outgoing&& o, FanoutContext* fx) {
     session_->queue().push_front(std::move(o));
     return;
   }
-  if (!send_publish(o, *packet_id, false, fx)) {
+  StreamEndpoint& target = endpoint_for(o.stream);
+  o.stream = target.tag;  // the inflight entry belongs to the stream it actually went out on
+  if (!send_publish(target, o, *packet_id, false, fx)) {
     ++broker_->counters().messages_dropped;  // too large for the client, or expired
     return;
   }
@@ -342,18 +349,20 @@ void ProtocolHandler::pump() {
   const TimeMs t = broker_->now();
   uint64_t expired = 0;
   while (!q.empty()) {
-    if (slow()) {
+    std::optional<Outgoing> o = q.pop_front_live(t, &expired);  // skips expired ones
+    if (!o) break;
+    StreamEndpoint& target = endpoint_for(o->stream);
+    if (slow(target)) {
+      q.push_front(std::move(*o));  // one FIFO: what follows waits behind it
       broker_->mark_blocked(*this);
       break;
     }
-    std::optional<Outgoing> o = q.pop_front_live(t, &expired);  // skips expired ones
-    if (!o) break;
     if (o->qos > 0 && session_->inflight().size() >= cs_.negotiated.send_window) {
       q.push_front(std::move(*o));  // QoS 0 behind it waits too: order is kept
       break;
     }
     if (o->qos == 0) {
-      if (!send_publish(*o, 0, false, nullptr)) ++broker_->counters().messages_dropped;
+      if (!send_publish(target, *o, 0, false, nullptr)) ++broker_->counters().messages_dropped;
     } else {
       send_in_new_slot(std::move(*o), nullptr);
     }
@@ -362,11 +371,13 @@ void ProtocolHandler::pump() {
 }
 
 void ProtocolHandler::resend_inflight() {
+  // On the control stream: the streams of the previous connection are gone (their tags name no
+  // stream of this one), and no data stream is active before CONNACK anyway.
   std::vector<uint16_t> undeliverable;
   for (const OutboundInflight::Entry& e : session_->inflight().entries()) {
     if (e.state == OutboundInflight::State::kAwaitPubComp) {
       send(codec::PubRel{{e.packet_id, 0, {}}});
-    } else if (!send_publish(e.out, e.packet_id, true, nullptr)) {
+    } else if (!send_publish(control_, e.out, e.packet_id, true, nullptr)) {
       undeliverable.push_back(e.packet_id);
     }
   }
@@ -375,20 +386,21 @@ void ProtocolHandler::resend_inflight() {
   broker_->counters().messages_dropped += undeliverable.size();
 }
 
-bool ProtocolHandler::send_publish(const Outgoing& o, uint16_t packet_id, bool dup,
-                                   FanoutContext* fx) {
+bool ProtocolHandler::send_publish(StreamEndpoint& out, const Outgoing& o, uint16_t packet_id,
+                                   bool dup, FanoutContext* fx) {
   const Message& m = *o.msg;
   const TimeMs t = broker_->now();
   if (!dup && m.expired(t)) return false;
   const uint32_t limit = cs_.negotiated.max_outbound_packet;
-  const bool aliases = cs_.outbound_aliases.maximum() != 0;
+  // Outbound topic aliases on the control stream only (see "Streams" in protocol_handler.h).
+  const bool aliases = cs_.outbound_aliases.maximum() != 0 && out.tag == kControlStream;
   const bool shareable = fx && o.qos == 0 && o.subscription_ids.empty() && !aliases;
   SharedBytes* slot = shareable ? &fx->qos0[v5() ? 1 : 0][o.retain ? 1 : 0] : nullptr;
   if (slot && *slot) {
     if (limit != 0 && (*slot)->size() > limit) return false;
     broker_->counters().bytes_sent += (*slot)->size();
     ++broker_->counters().messages_sent;
-    stream_.write_shared(*slot);
+    out.stream.write_shared(*slot);
     return true;
   }
 
@@ -428,10 +440,10 @@ bool ProtocolHandler::send_publish(const Outgoing& o, uint16_t packet_id, bool d
   if (slot) {
     *slot = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
     broker_->counters().bytes_sent += (*slot)->size();
-    stream_.write_shared(*slot);
+    out.stream.write_shared(*slot);
     return true;
   }
-  write_frame(bytes);
+  write_frame(out, bytes);
   return true;
 }
 

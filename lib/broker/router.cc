@@ -36,26 +36,22 @@ Router::Router(SharedStrategy strategy, uint64_t seed) : strategy_(strategy), rn
 
 bool Router::subscribe(SessionId session, std::string_view filter,
                        const codec::SubscriptionOptions& options,
-                       std::optional<uint32_t> subscription_id) {
+                       std::optional<uint32_t> subscription_id, StreamTag stream) {
   assert(!matching_ && "subscribe() called from inside match()");
   assert(session != kNoSession);
   SessionRecord& rec = sessions_[session];
   rec.id = session;
 
-  if (auto it = rec.subs.find(filter); it != rec.subs.end()) {
+  if (auto it = rec.subs.find(SubKeyView{stream, filter}); it != rec.subs.end()) {
     // Replacement (MQTT 5 §3.8.4): new options, same place in the trie and in the rotation.
     const SubRef& ref = it->second;
     if (!ref.group) {
       LocalSub& sub = ref.node->value.subs[ref.index];
       sub.options = options;
       sub.id = subscription_id;
-    } else {
-      for (SharedMember& m : ref.group->members) {
-        if (m.session != session) continue;
-        m.options = options;
-        m.id = subscription_id;
-        break;
-      }
+    } else if (SharedMember* m = member_of(*ref.group, session, stream)) {
+      m->options = options;
+      m->id = subscription_id;
     }
     return true;
   }
@@ -66,11 +62,12 @@ bool Router::subscribe(SessionId session, std::string_view filter,
     assert(shared && "subscribe() needs a valid filter");
   }
   Node& node = trie_.insert(shared ? shared->filter : filter);
-  SubRef& ref = rec.subs.emplace(std::string(filter), SubRef{&node, nullptr, 0}).first->second;
+  SubRef& ref = rec.subs.emplace(SubKey{stream, std::string(filter)}, SubRef{&node, nullptr, 0})
+                    .first->second;
   FilterEntry& entry = node.value;
   if (!shared) {
     ref.index = static_cast<uint32_t>(entry.subs.size());
-    entry.subs.push_back(LocalSub{&rec, &ref, options, subscription_id});
+    entry.subs.push_back(LocalSub{&rec, &ref, options, subscription_id, stream});
   } else {
     SharedGroup* group = nullptr;
     for (auto& g : entry.groups) {
@@ -85,21 +82,21 @@ bool Router::subscribe(SessionId session, std::string_view filter,
       group->name.assign(shared->group);
     }
     ref.group = group;
-    group->members.push_back(SharedMember{session, options, subscription_id});
+    group->members.push_back(SharedMember{session, options, subscription_id, stream});
     ++shared_count_;
   }
   ++subscription_count_;
   return false;
 }
 
-bool Router::unsubscribe(SessionId session, std::string_view filter) {
+bool Router::unsubscribe(SessionId session, std::string_view filter, StreamTag stream) {
   assert(!matching_ && "unsubscribe() called from inside match()");
   auto sit = sessions_.find(session);
   if (sit == sessions_.end()) return false;
   SessionRecord& rec = sit->second;
-  auto it = rec.subs.find(filter);
+  auto it = rec.subs.find(SubKeyView{stream, filter});
   if (it == rec.subs.end()) return false;
-  remove(session, it->second);
+  remove(session, stream, it->second);
   rec.subs.erase(it);
   if (rec.subs.empty()) sessions_.erase(sit);
   return true;
@@ -109,12 +106,51 @@ void Router::unsubscribe_all(SessionId session) {
   assert(!matching_ && "unsubscribe_all() called from inside match()");
   auto sit = sessions_.find(session);
   if (sit == sessions_.end()) return;
-  for (const auto& [filter, ref] : sit->second.subs)
-    remove(session, ref);
+  for (const auto& [key, ref] : sit->second.subs)
+    remove(session, key.stream, ref);
   sessions_.erase(sit);
 }
 
-void Router::remove(SessionId session, const SubRef& ref) {
+void Router::move_stream(SessionId session, StreamTag from, StreamTag to) {
+  assert(!matching_ && "move_stream() called from inside match()");
+  if (from == to) return;
+  auto sit = sessions_.find(session);
+  if (sit == sessions_.end()) return;
+  SessionRecord& rec = sit->second;
+  std::vector<std::string_view> moving;
+  for (const auto& [key, ref] : rec.subs) {
+    if (key.stream == from) moving.push_back(key.filter);
+  }
+  for (std::string_view filter : moving) {
+    auto it = rec.subs.find(SubKeyView{from, filter});
+    if (rec.subs.contains(SubKeyView{to, filter})) {
+      // `to` has its own subscription of this filter: it stays as it is.
+      remove(session, from, it->second);
+      rec.subs.erase(it);  // invalidates `filter` (it pointed into this key); not used again
+      continue;
+    }
+    const SubRef& ref = it->second;
+    if (!ref.group) {
+      ref.node->value.subs[ref.index].stream = to;
+    } else if (SharedMember* m = member_of(*ref.group, session, from)) {
+      m->stream = to;
+    }
+    // Re-key in place: the node (and the SubRef that LocalSub::ref points at) keeps its address.
+    auto node = rec.subs.extract(it);
+    node.key().stream = to;
+    rec.subs.insert(std::move(node));
+  }
+  if (rec.subs.empty()) sessions_.erase(sit);
+}
+
+Router::SharedMember* Router::member_of(SharedGroup& group, SessionId session, StreamTag stream) {
+  for (SharedMember& m : group.members) {
+    if (m.session == session && m.stream == stream) return &m;
+  }
+  return nullptr;
+}
+
+void Router::remove(SessionId session, StreamTag stream, const SubRef& ref) {
   Node* node = ref.node;
   FilterEntry& entry = node->value;
   if (!ref.group) {
@@ -128,8 +164,9 @@ void Router::remove(SessionId session, const SubRef& ref) {
     entry.subs.pop_back();
   } else {
     SharedGroup& g = *ref.group;
-    auto mit = std::find_if(g.members.begin(), g.members.end(),
-                            [session](const SharedMember& m) { return m.session == session; });
+    auto mit = std::find_if(g.members.begin(), g.members.end(), [&](const SharedMember& m) {
+      return m.session == session && m.stream == stream;
+    });
     assert(mit != g.members.end());
     const size_t i = static_cast<size_t>(mit - g.members.begin());
     // erase (not swap-remove) keeps the rotation order of the remaining members.
@@ -167,8 +204,8 @@ void Router::match(std::string_view topic, SessionId publisher,
     }
     for (auto& group : entry.groups) {
       const SharedMember& m = group->members[pick(*group, eligible)];
-      Delivery& d =
-          out.emplace_back(Delivery{m.session, m.options.qos, m.options.retain_as_published, {}});
+      Delivery& d = out.emplace_back(
+          Delivery{m.session, m.options.qos, m.options.retain_as_published, {}, m.stream});
       if (m.id) d.subscription_ids.push_back(*m.id);
     }
   });
@@ -177,17 +214,21 @@ void Router::match(std::string_view topic, SessionId publisher,
 void Router::add_delivery(SessionRecord& rec, const LocalSub& sub, std::vector<Delivery>& out) {
   if (rec.stamp != stamp_) {
     rec.stamp = stamp_;
-    rec.out_index = out.size();
-    Delivery& d =
-        out.emplace_back(Delivery{rec.id, sub.options.qos, sub.options.retain_as_published, {}});
-    if (sub.id) d.subscription_ids.push_back(*sub.id);
+    rec.out_slots.clear();
+  }
+  for (const auto& [stream, index] : rec.out_slots) {
+    if (stream != sub.stream) continue;
+    // Another of this session's filters on this stream already matched: merge into its Delivery.
+    Delivery& d = out[index];
+    d.qos = std::max(d.qos, sub.options.qos);
+    d.retain_as_published = d.retain_as_published || sub.options.retain_as_published;
+    if (sub.id) insert_sorted_unique(d.subscription_ids, *sub.id);
     return;
   }
-  // Another of this session's filters already matched: merge into its one Delivery.
-  Delivery& d = out[rec.out_index];
-  d.qos = std::max(d.qos, sub.options.qos);
-  d.retain_as_published = d.retain_as_published || sub.options.retain_as_published;
-  if (sub.id) insert_sorted_unique(d.subscription_ids, *sub.id);
+  rec.out_slots.emplace_back(sub.stream, out.size());
+  Delivery& d = out.emplace_back(
+      Delivery{rec.id, sub.options.qos, sub.options.retain_as_published, {}, sub.stream});
+  if (sub.id) d.subscription_ids.push_back(*sub.id);
 }
 
 // Next eligible member in round-robin order starting at group.next; `found` false (and the index
@@ -254,19 +295,15 @@ uint64_t Router::next_random() {
   return z ^ (z >> 31);
 }
 
-SubscriptionInfo Router::info_of(std::string_view filter, SessionId session, const SubRef& ref) {
-  SubscriptionInfo info{std::string(filter), {}, std::nullopt};
+SubscriptionInfo Router::info_of(const SubKey& key, SessionId session, const SubRef& ref) {
+  SubscriptionInfo info{key.filter, {}, std::nullopt, key.stream};
   if (!ref.group) {
     const LocalSub& sub = ref.node->value.subs[ref.index];
     info.options = sub.options;
     info.subscription_id = sub.id;
-  } else {
-    for (const SharedMember& m : ref.group->members) {
-      if (m.session != session) continue;
-      info.options = m.options;
-      info.subscription_id = m.id;
-      break;
-    }
+  } else if (const SharedMember* m = member_of(*ref.group, session, key.stream)) {
+    info.options = m->options;
+    info.subscription_id = m->id;
   }
   return info;
 }
@@ -277,7 +314,7 @@ std::vector<std::string> Router::filters_of(SessionId session) const {
   if (sit == sessions_.end()) return filters;
   filters.reserve(sit->second.subs.size());
   for (const auto& entry : sit->second.subs)
-    filters.push_back(entry.first);
+    filters.push_back(entry.first.filter);
   std::sort(filters.begin(), filters.end());
   return filters;
 }
@@ -287,20 +324,21 @@ std::vector<SubscriptionInfo> Router::subscriptions_of(SessionId session) const 
   auto sit = sessions_.find(session);
   if (sit == sessions_.end()) return subs;
   subs.reserve(sit->second.subs.size());
-  for (const auto& [filter, ref] : sit->second.subs)
-    subs.push_back(info_of(filter, session, ref));
+  for (const auto& [key, ref] : sit->second.subs)
+    subs.push_back(info_of(key, session, ref));
   std::sort(subs.begin(), subs.end(), [](const SubscriptionInfo& a, const SubscriptionInfo& b) {
-    return a.filter < b.filter;
+    return a.filter != b.filter ? a.filter < b.filter : a.stream < b.stream;
   });
   return subs;
 }
 
-std::optional<SubscriptionInfo> Router::find(SessionId session, std::string_view filter) const {
+std::optional<SubscriptionInfo> Router::find(SessionId session, std::string_view filter,
+                                             StreamTag stream) const {
   auto sit = sessions_.find(session);
   if (sit == sessions_.end()) return std::nullopt;
-  auto it = sit->second.subs.find(filter);
+  auto it = sit->second.subs.find(SubKeyView{stream, filter});
   if (it == sit->second.subs.end()) return std::nullopt;
-  return info_of(filter, session, it->second);
+  return info_of(it->first, session, it->second);
 }
 
 }  // namespace mquictt::broker

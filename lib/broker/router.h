@@ -5,8 +5,9 @@
 // Data structures (ownership: the Router owns everything; sessions are referred to by id only)
 //   - A TopicTrie of filters (without any "$share/<group>/" prefix). Each filter node holds the
 //     non-shared subscriptions on that filter and the shared groups subscribed to it.
-//   - A reverse index session -> { full filter -> location in the trie }, so unsubscribe is
-//     O(levels) worst case (O(1) to find the entry) and unsubscribe_all is O(own subscriptions).
+//   - A reverse index session -> { (stream, full filter) -> location in the trie }, so
+//     unsubscribe is O(levels) worst case (O(1) to find the entry) and unsubscribe_all is O(own
+//     subscriptions).
 //
 // Complexity
 //   match:        O(depth of the topic * matching trie branches + matching subscriptions
@@ -17,8 +18,15 @@
 //   unsubscribe:  O(1) for a non-shared subscription plus pruning (O(levels)); O(group size) for a
 //                 shared one.
 //
+// Stream-scoped subscriptions (MQTT over QUIC data streams, EMQX semantics): a subscription is
+// identified by (session, stream tag, full filter). The same filter subscribed on two streams of
+// one session is two subscriptions: a message matching it is delivered once on each stream.
+// Everything below about one session's subscriptions holds per (session, stream). TCP and
+// single-stream clients only ever use kControlStream, which is what the stream parameters default
+// to.
+//
 // Overlapping subscriptions of one session (MQTT 5 §3.3.4 lets the server pick): a message is
-// delivered ONCE per session for all of its matching non-shared subscriptions, with
+// delivered ONCE per session and stream for all of its matching non-shared subscriptions, with
 //   - qos: the highest granted QoS among them,
 //   - retain_as_published: true if ANY of them has it (the publisher's RETAIN flag is then kept —
 //     the subscriber asked for it on at least one of the filters that routed the message),
@@ -39,11 +47,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/broker_config.h"
 #include "broker/message.h"
-#include "broker/string_hash.h"
 #include "broker/topic_trie.h"
 #include "codec/packet.h"
 
@@ -57,6 +65,7 @@ struct Delivery {
   bool retain_as_published;  // from the subscription options
   std::vector<uint32_t> subscription_ids;  // all ids of this session's matching subscriptions
                                            // (MQTT 5 §3.3.4), ascending
+  StreamTag stream = kControlStream;       // the matching subscriptions' stream
 };
 
 // One subscription as stored, for persistence/inspection.
@@ -64,6 +73,7 @@ struct SubscriptionInfo {
   std::string filter;  // full filter as subscribed, including any "$share/<group>/"
   codec::SubscriptionOptions options;
   std::optional<uint32_t> subscription_id;
+  StreamTag stream = kControlStream;
 };
 
 class Router {
@@ -72,17 +82,23 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // Adds or replaces (same session + same full filter) a subscription. `filter` is the full filter
-  // as sent by the client, possibly "$share/<group>/<f>"; it must already be valid
+  // Adds or replaces (same session + stream + full filter) a subscription. `filter` is the full
+  // filter as sent by the client, possibly "$share/<group>/<f>"; it must already be valid
   // (codec::valid_topic_filter). `session` must not be kNoSession. Returns true if it replaced an
   // existing one (a replaced shared member keeps its place in the group's rotation).
   bool subscribe(SessionId session, std::string_view filter,
-                 const codec::SubscriptionOptions& options,
-                 std::optional<uint32_t> subscription_id);
-  // Returns true if the subscription existed.
-  bool unsubscribe(SessionId session, std::string_view filter);
-  // Removes every subscription of the session (session ended). O(own subscriptions).
+                 const codec::SubscriptionOptions& options, std::optional<uint32_t> subscription_id,
+                 StreamTag stream = kControlStream);
+  // Returns true if the subscription (of exactly this stream) existed.
+  bool unsubscribe(SessionId session, std::string_view filter, StreamTag stream = kControlStream);
+  // Removes every subscription of the session (session ended), on every stream. O(own
+  // subscriptions).
   void unsubscribe_all(SessionId session);
+  // Moves the session's subscriptions of stream `from` to stream `to` (a data stream ended, or
+  // the connection did: its subscriptions fall back to the control stream). Where `to` already
+  // has the same filter, the subscription of `to` is kept as it is and the moved one is dropped.
+  // A moved shared member keeps its place in its group's rotation. O(own subscriptions).
+  void move_stream(SessionId session, StreamTag from, StreamTag to);
 
   // Targets for a message published on `topic` (a valid topic name) by `publisher` (kNoSession
   // for internal/will messages). `out` is cleared first; its order is unspecified.
@@ -101,12 +117,14 @@ class Router {
 
   size_t subscription_count() const { return subscription_count_; }  // incl. shared
   size_t shared_subscription_count() const { return shared_count_; }
-  // Full filters (as subscribed) of a session, sorted.
+  // Full filters (as subscribed) of a session, sorted (a filter subscribed on n streams appears n
+  // times).
   std::vector<std::string> filters_of(SessionId session) const;
-  // Every subscription of a session with its options, sorted by filter.
+  // Every subscription of a session with its options, sorted by filter, then stream.
   std::vector<SubscriptionInfo> subscriptions_of(SessionId session) const;
   // Options and id of one subscription, or nullopt if the session doesn't have it.
-  std::optional<SubscriptionInfo> find(SessionId session, std::string_view filter) const;
+  std::optional<SubscriptionInfo> find(SessionId session, std::string_view filter,
+                                       StreamTag stream = kControlStream) const;
   // Number of sessions with at least one subscription.
   size_t session_count() const { return sessions_.size(); }
   // Trie nodes besides the root; 0 once every subscription is gone (pruning check for tests).
@@ -126,13 +144,43 @@ class Router {
     uint32_t index = 0;            // non-shared: position in node->value.subs
   };
 
+  // Key of a session's subscription: (stream, full filter). SubKeyView looks one up without
+  // building a string.
+  struct SubKey {
+    StreamTag stream = kControlStream;
+    std::string filter;
+  };
+  struct SubKeyView {
+    StreamTag stream = kControlStream;
+    std::string_view filter;
+  };
+  struct SubKeyHash {
+    using is_transparent = void;
+    size_t operator()(const SubKeyView& k) const {
+      return std::hash<std::string_view>{}(k.filter) ^ (std::hash<StreamTag>{}(k.stream) * 31);
+    }
+    size_t operator()(const SubKey& k) const { return (*this)(SubKeyView{k.stream, k.filter}); }
+  };
+  struct SubKeyEq {
+    using is_transparent = void;
+    static SubKeyView view(const SubKey& k) { return {k.stream, k.filter}; }
+    static SubKeyView view(const SubKeyView& k) { return k; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a).stream == view(b).stream && view(a).filter == view(b).filter;
+    }
+  };
+
   struct SessionRecord {
     SessionId id = kNoSession;
-    std::unordered_map<std::string, SubRef, StringHash, std::equal_to<>> subs;  // by full filter
-    // Dedup of overlapping subscriptions in match(): out[out_index] is this session's non-shared
-    // Delivery when stamp == the router's current match stamp.
+    // Stable addresses (node-based map): LocalSub::ref points at the SubRef values, and
+    // move_stream() re-keys entries by extract/insert, which keeps them.
+    std::unordered_map<SubKey, SubRef, SubKeyHash, SubKeyEq> subs;
+    // Dedup of overlapping subscriptions in match(): when stamp == the router's current match
+    // stamp, out[index] is this session's non-shared Delivery for each (stream, index) here
+    // (nearly always one stream; cleared, not freed, per match).
     uint64_t stamp = 0;
-    size_t out_index = 0;
+    std::vector<std::pair<StreamTag, size_t>> out_slots;
   };
 
   // Non-shared subscription on one filter node.
@@ -141,12 +189,14 @@ class Router {
     SubRef* ref;             // back-pointer, updated when this entry moves in the vector
     codec::SubscriptionOptions options;
     std::optional<uint32_t> id;
+    StreamTag stream;
   };
 
   struct SharedMember {
     SessionId session;
     codec::SubscriptionOptions options;
     std::optional<uint32_t> id;
+    StreamTag stream;
   };
 
   struct SharedGroup {
@@ -163,13 +213,14 @@ class Router {
     bool empty() const { return subs.empty() && groups.empty(); }
   };
 
-  void remove(SessionId session, const SubRef& ref);
+  void remove(SessionId session, StreamTag stream, const SubRef& ref);
+  static SharedMember* member_of(SharedGroup& group, SessionId session, StreamTag stream);
   void add_delivery(SessionRecord& rec, const LocalSub& sub, std::vector<Delivery>& out);
   size_t pick(SharedGroup& group, const std::function<bool(SessionId)>& eligible);
   size_t next_eligible(const SharedGroup& group, const std::function<bool(SessionId)>& eligible,
                        bool& found) const;
   uint64_t next_random();
-  static SubscriptionInfo info_of(std::string_view filter, SessionId session, const SubRef& ref);
+  static SubscriptionInfo info_of(const SubKey& key, SessionId session, const SubRef& ref);
 
   SharedStrategy strategy_;
   uint64_t rng_state_;

@@ -11,7 +11,7 @@
 //   inbound QoS 2 packet ids (receiver)         until PUBREL
 //   will message of the current / last connection, pending until published or cancelled
 //   timer handles (will delay, expiry, queue)   bookkeeping for the broker's DeadlineQueue
-// Subscriptions live in the Router, keyed by SessionId (one source of truth).
+// Subscriptions live in the Router, keyed by SessionId and StreamTag (one source of truth).
 //
 // Expiry semantics (MQTT 5 §3.1.2.11): 0 = ends when the connection closes; 0xFFFFFFFF = never;
 // 3.1.1 clean session 0 maps to 0xFFFFFFFF (capped by max_session_expiry_interval_s), clean

@@ -34,8 +34,9 @@ int stream_close(ngtcp2_conn*, uint32_t, int64_t stream_id, uint64_t, void* ud, 
   return self(ud)->cb_stream_close(stream_id);
 }
 
-int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t, void* ud, void*) noexcept {
-  return self(ud)->cb_stream_reset(stream_id);
+int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t app_error_code, void* ud,
+                 void*) noexcept {
+  return self(ud)->cb_stream_reset(stream_id, app_error_code);
 }
 
 int handshake_completed(ngtcp2_conn*, void* ud) noexcept {
@@ -253,6 +254,12 @@ void QuicClient::reset(int64_t stream_id, uint64_t app_error_code) {
   write_packets();
 }
 
+void QuicClient::stop_reading(int64_t stream_id, uint64_t app_error_code) {
+  if (!conn_ || closed_) return;
+  (void)ngtcp2_conn_shutdown_stream_read(conn_, stream_id, app_error_code);
+  write_packets();
+}
+
 size_t QuicClient::available(int64_t stream_id) const {
   const Stream* s = find(stream_id);
   return s ? s->received.size() : 0;
@@ -273,6 +280,16 @@ bool QuicClient::peer_finished(int64_t stream_id) const {
 bool QuicClient::peer_reset(int64_t stream_id) const {
   const Stream* s = find(stream_id);
   return s && s->peer_reset;
+}
+
+std::optional<uint64_t> QuicClient::peer_reset_code(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s ? s->reset_code : std::nullopt;
+}
+
+bool QuicClient::stream_closed(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s && s->closed;
 }
 
 size_t QuicClient::unacked(int64_t stream_id) const {
@@ -520,15 +537,17 @@ int QuicClient::cb_acked_stream_data_offset(int64_t stream_id, uint64_t offset, 
 int QuicClient::cb_stream_close(int64_t stream_id) {
   if (Stream* s = find(stream_id)) {
     s->peer_finished = true;
+    s->closed = true;
     s->send.clear();
   }
   return 0;
 }
 
-int QuicClient::cb_stream_reset(int64_t stream_id) {
+int QuicClient::cb_stream_reset(int64_t stream_id, uint64_t app_error_code) {
   Stream& s = streams_[stream_id];
   s.peer_finished = true;
   s.peer_reset = true;
+  s.reset_code = app_error_code;
   return 0;
 }
 

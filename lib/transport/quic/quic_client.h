@@ -93,12 +93,19 @@ class QuicClient {
   void finish(int64_t stream_id);
   // RESET_STREAM + STOP_SENDING with `app_error_code`.
   void reset(int64_t stream_id, uint64_t app_error_code);
+  // STOP_SENDING only: we keep sending, the server should stop.
+  void stop_reading(int64_t stream_id, uint64_t app_error_code);
   // Bytes received on the stream and not yet taken.
   size_t available(int64_t stream_id) const;
   std::vector<uint8_t> take(int64_t stream_id);
   // The server finished (FIN) or reset the stream; no more bytes will come.
   bool peer_finished(int64_t stream_id) const;
   bool peer_reset(int64_t stream_id) const;
+  // The application error code of the server's RESET_STREAM, if it sent one.
+  std::optional<uint64_t> peer_reset_code(int64_t stream_id) const;
+  // ngtcp2 is done with the stream: both directions ended (FINs, resets, or a STOP_SENDING from
+  // the server, which makes ngtcp2 reset our side).
+  bool stream_closed(int64_t stream_id) const;
   // Unacknowledged bytes we sent on the stream.
   size_t unacked(int64_t stream_id) const;
 
@@ -126,7 +133,7 @@ class QuicClient {
   int cb_recv_stream_data(uint32_t flags, int64_t stream_id, std::span<const uint8_t> data);
   int cb_acked_stream_data_offset(int64_t stream_id, uint64_t offset, uint64_t datalen);
   int cb_stream_close(int64_t stream_id);
-  int cb_stream_reset(int64_t stream_id);
+  int cb_stream_reset(int64_t stream_id, uint64_t app_error_code);
   int cb_handshake_completed();
   int cb_recv_retry();
   int cb_recv_version_negotiation();
@@ -144,6 +151,8 @@ class QuicClient {
     std::vector<uint8_t> received;
     bool peer_finished = false;
     bool peer_reset = false;
+    std::optional<uint64_t> reset_code;
+    bool closed = false;
   };
 
   bool start();

@@ -52,11 +52,6 @@ int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t app_error_c
   return self(ud)->cb_stream_reset(stream_id, app_error_code);
 }
 
-int stream_stop_sending(ngtcp2_conn*, int64_t stream_id, uint64_t app_error_code, void* ud,
-                        void*) noexcept {
-  return self(ud)->cb_stream_stop_sending(stream_id, app_error_code);
-}
-
 int extend_max_stream_data(ngtcp2_conn*, int64_t stream_id, uint64_t, void* ud, void*) noexcept {
   return self(ud)->cb_extend_max_stream_data(stream_id);
 }
@@ -122,7 +117,6 @@ ngtcp2_callbacks server_callbacks() {
   cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
   cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
   cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb.stream_stop_sending = stream_stop_sending;
   cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
   return cb;
 }
@@ -320,12 +314,29 @@ QuicStream* QuicConnection::find_stream(int64_t id) {
 }
 
 QuicStream& QuicConnection::open_stream(int64_t id, bool by_callback) {
+  // A data stream's handler comes from the control stream's: a client whose stream 4 overtook
+  // stream 0 gets its control stream (implicitly opened by ngtcp2 already) first.
+  if (!is_control(id) && !control_) open_stream(0, false);
   auto owned = std::make_unique<QuicStream>(*this, id);
   QuicStream& s = *owned;
   s.opened_by_peer_callback_ = by_callback;
   streams_.emplace(id, std::move(owned));
   if (!is_control(id)) {
-    to_refuse_.push_back(id);
+    std::unique_ptr<broker::ByteStreamHandler> handler;
+    if (control_->handler_ && !control_->local_closed_) {
+      try {
+        handler = control_->handler_->add_stream(s);
+      } catch (const std::exception& e) {
+        qlog()->error("{}: add_stream failed: {}", describe_stream(id), e.what());
+      }
+    }
+    if (handler) {
+      s.handler_ = std::move(handler);
+    } else {
+      s.local_closed_ = true;
+      s.reset_ = true;
+      to_reset_.emplace_back(id, kAppRefused);
+    }
     return s;
   }
   control_ = &s;
@@ -369,16 +380,18 @@ int QuicConnection::cb_recv_stream_data(uint32_t flags, int64_t stream_id,
   try {
     QuicStream* s = find_stream(stream_id);
     if (!s) s = &open_stream(stream_id, false);  // opened implicitly: no stream_open callback
-    if (s != control_ || s->local_closed_ || !s->handler_) {
+    if (s->local_closed_ || !s->handler_) {
       // Refused streams, or input after our close(): discarded, which is consuming it too.
       give_credit(stream_id, data.size());
     } else {
       auto now_bytes = s->inbound_.on_received(data, s->reading_);
       if (!now_bytes.empty()) deliver(*s, now_bytes);
     }
-    if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && s == control_ && !s->peer_finished_) {
+    if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !s->peer_finished_) {
       s->peer_finished_ = true;
-      if (!s->local_closed_) {
+      if (s != control_) {
+        finish_data_stream_if_drained(*s);
+      } else if (!s->local_closed_) {
         // The client closed the control stream: that closes the connection (EMQX: error 1).
         stream_closed_for_handler(*s, broker::CloseCause::kPeerClosed);
         s->local_closed_ = true;
@@ -400,7 +413,11 @@ int QuicConnection::cb_acked_stream_data_offset(int64_t stream_id, uint64_t offs
 
 int QuicConnection::cb_stream_open(int64_t stream_id) {
   try {
-    if (!find_stream(stream_id)) open_stream(stream_id, true);
+    if (QuicStream* s = find_stream(stream_id)) {
+      s->opened_by_peer_callback_ = true;  // a control stream opened early for a data stream
+    } else {
+      open_stream(stream_id, true);
+    }
     return 0;
   } catch (const std::exception& e) {
     qlog()->error("{}: stream_open: {}", log_id_, e.what());
@@ -427,8 +444,16 @@ int QuicConnection::cb_stream_close(uint32_t flags, int64_t stream_id, uint64_t)
     s->send_.clear();     // ngtcp2 is done with the stream's bytes
     return 0;
   }
-  // Erased later (after_io): ngtcp2 may report a close while we are inside the write loop, which
-  // still holds a pointer to the stream.
+  if (!s->local_closed_) {
+    // Both directions ended without our noticing a FIN or reset first (e.g. a FIN whose bytes
+    // were still parked): the handler hears of it now.
+    const bool error = flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET;
+    stream_closed_for_handler(*s,
+                              error ? broker::CloseCause::kError : broker::CloseCause::kPeerClosed);
+    s->local_closed_ = true;
+  }
+  // Erased later (after_io, or the reap if its handler still has to hear on_closed): ngtcp2 may
+  // report a close while we are inside the write loop, which still holds a pointer to the stream.
   s->send_.clear();
   s->fin_sent_ = true;
   s->closed_ = true;
@@ -436,9 +461,36 @@ int QuicConnection::cb_stream_close(uint32_t flags, int64_t stream_id, uint64_t)
   return 0;
 }
 
+void QuicConnection::finish_data_stream_if_drained(QuicStream& s) {
+  if (s.local_closed_ || !s.peer_finished_ || s.inbound_.parked() != 0) return;
+  // The client is done sending on this data stream: EMQX closes the stream gracefully, and so do
+  // we -- the handler ends it, queued replies go out, then our FIN.
+  stream_closed_for_handler(s, broker::CloseCause::kPeerClosed);
+  s.local_closed_ = true;
+  s.fin_requested_ = true;
+  if (state_ == State::kOpen) schedule_write();
+}
+
+void QuicConnection::reset_data_stream(QuicStream& s, broker::CloseCause cause, uint64_t code) {
+  (void)s.inbound_.take_parked();
+  stream_closed_for_handler(s, cause);
+  if (s.reset_) return;
+  s.local_closed_ = true;
+  s.fin_requested_ = false;
+  s.reset_ = true;
+  s.reset_code_ = code;
+  to_reset_.emplace_back(s.id_, code);
+  if (state_ == State::kOpen) schedule_write();
+}
+
 int QuicConnection::cb_stream_reset(int64_t stream_id, uint64_t app_error_code) {
   QuicStream* s = find_stream(stream_id);
-  if (!s || s != control_) return 0;
+  if (!s) return 0;
+  if (s != control_) {
+    s->peer_finished_ = true;
+    reset_data_stream(*s, broker::CloseCause::kError, app_error_code);
+    return 0;
+  }
   s->peer_finished_ = true;
   (void)s->inbound_.take_parked();
   if (!s->local_closed_) {
@@ -452,14 +504,19 @@ int QuicConnection::cb_stream_reset(int64_t stream_id, uint64_t app_error_code) 
   return 0;
 }
 
-int QuicConnection::cb_stream_stop_sending(int64_t stream_id, uint64_t) {
-  QuicStream* s = find_stream(stream_id);
-  if (!s || s != control_ || s->local_closed_) return 0;
+void QuicConnection::peer_stopped_reading(QuicStream& s) {
+  if (s.local_closed_) return;
+  if (&s != control_) {
+    // The client will not read this data stream any more; we stop reading it too. (ngtcp2 0.12
+    // does not tell us the STOP_SENDING's error code.)
+    reset_data_stream(s, broker::CloseCause::kError, 0);
+    return;
+  }
   // The client will not read our MQTT output any more: the control stream is down.
-  stream_closed_for_handler(*s, broker::CloseCause::kError);
-  s->local_closed_ = true;
+  stream_closed_for_handler(s, broker::CloseCause::kError);
+  s.local_closed_ = true;
   app_close_pending_ = kAppControlStreamDown;
-  return 0;
+  schedule_write();  // after_io() closes the connection
 }
 
 int QuicConnection::cb_extend_max_stream_data(int64_t) {
@@ -532,8 +589,12 @@ void QuicConnection::stream_close_requested(QuicStream& s) {
 }
 
 void QuicConnection::stream_abort_requested(QuicStream& s) {
+  if (&s != control_) {
+    reset_data_stream(s, broker::CloseCause::kLocal, s.reset_code_);
+    return;
+  }
   stream_closed_for_handler(s, broker::CloseCause::kLocal);
-  if (&s == control_) abort_pending_ = true;
+  abort_pending_ = true;
   if (state_ == State::kOpen) schedule_write();
 }
 
@@ -556,14 +617,16 @@ std::string QuicConnection::tls_identity() const {
 
 bool QuicConnection::after_io() {
   if (state_ != State::kOpen) return false;
-  for (int64_t id : to_refuse_) {
-    // Multi-stream mode is not implemented: refuse the stream, keep the connection.
-    (void)ngtcp2_conn_shutdown_stream(conn_, id, kAppNoError);
+  for (const auto& [id, code] : to_reset_) {
+    // RESET_STREAM and STOP_SENDING (whichever directions are still open); the connection stays.
+    (void)ngtcp2_conn_shutdown_stream(conn_, id, code);
   }
-  to_refuse_.clear();
+  to_reset_.clear();
   for (int64_t id : to_erase_) {
     auto it = streams_.find(id);
-    if (it != streams_.end() && it->second->closed_ && it->second.get() != control_) {
+    // A stream whose handler still waits for on_closed() is erased by the reap instead.
+    if (it != streams_.end() && it->second->closed_ && !it->second->handler_ &&
+        it->second.get() != control_) {
       streams_.erase(it);
     }
   }
@@ -577,21 +640,27 @@ bool QuicConnection::after_io() {
   }
   if (resume_pending_) {
     resume_pending_ = false;
+    // Handlers never add or remove streams synchronously, so the map is stable here.
     for (auto& [id, s] : streams_) {
       if (!s->reading_ || !s->handler_ || s->local_closed_ || s->inbound_.parked() == 0) continue;
       auto parked = s->inbound_.take_parked();
       deliver(*s, parked);
+      if (s.get() != control_) finish_data_stream_if_drained(*s);  // a FIN behind parked bytes
     }
   }
-  if (control_ && control_->above_high_ && control_->handler_ && !control_->local_closed_ &&
-      control_->send_.buffered() <= options_.low_watermark_bytes) {
-    control_->above_high_ = false;
+  for (auto& [id, s] : streams_) {
+    if (!s->above_high_ || !s->handler_ || s->local_closed_ ||
+        s->send_.buffered() > options_.low_watermark_bytes) {
+      continue;
+    }
+    s->above_high_ = false;
     try {
-      control_->handler_->on_writable();
+      s->handler_->on_writable();
     } catch (const std::exception& e) {
-      qlog()->error("{}: write handler failed: {}", log_id_, e.what());
+      qlog()->error("{}: write handler failed: {}", describe_stream(id), e.what());
       stream_closed_for_handler(*control_, broker::CloseCause::kError);
       abort_pending_ = true;
+      break;
     }
   }
   if (abort_pending_) {
@@ -608,7 +677,12 @@ bool QuicConnection::after_io() {
 
 void QuicConnection::maybe_finish_graceful_close() {
   if (!graceful_close_ || state_ != State::kOpen) return;
-  if (control_ && !(control_->fin_sent_ && control_->send_.buffered() == 0)) return;
+  // Every stream we are finishing (the control stream, data streams closed with it) has its
+  // FIN out and its bytes acknowledged.
+  for (const auto& [id, s] : streams_) {
+    if (s.get() != control_ && (!s->fin_requested_ || s->closed_)) continue;
+    if (!(s->fin_sent_ && s->send_.buffered() == 0)) return;
+  }
   close_with_app_error(kAppNoError, "");
 }
 
@@ -646,7 +720,8 @@ void QuicConnection::write_packets() {
   for (;;) {
     QuicStream* s = nullptr;
     for (auto& [id, st] : streams_) {
-      const bool has_output = st->send_.unsent() != 0 || (st->fin_requested_ && !st->fin_sent_);
+      const bool has_output =
+          !st->reset_ && (st->send_.unsent() != 0 || (st->fin_requested_ && !st->fin_sent_));
       if (has_output && std::find(stuck.begin(), stuck.end(), id) == stuck.end()) {
         s = st.get();
         break;
@@ -674,6 +749,10 @@ void QuicConnection::write_packets() {
       }
       if (s && (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
                 n == NGTCP2_ERR_STREAM_NOT_FOUND)) {
+        // SHUT_WR on a stream we neither reset nor finished: the client sent STOP_SENDING and
+        // ngtcp2 reset our side. (0.12 has no callback for a received STOP_SENDING: its
+        // stream_stop_sending reports our own shutdown_stream_read.)
+        if (n == NGTCP2_ERR_STREAM_SHUT_WR) peer_stopped_reading(*s);
         stuck.push_back(sid);
         continue;
       }
@@ -792,7 +871,7 @@ void QuicConnection::close_with_tls_alert() {
 
 void QuicConnection::start_closing(broker::CloseCause cause) {
   if (state_ != State::kOpen) return;
-  notify_control_gone(cause);
+  notify_streams_gone(cause);
   write_ev_.stop();
   linger_.stop();
   timer_.stop();
@@ -823,7 +902,7 @@ void QuicConnection::start_closing(broker::CloseCause cause) {
 
 void QuicConnection::start_draining() {
   if (state_ != State::kOpen) return;
-  notify_control_gone(broker::CloseCause::kTransportGone);
+  notify_streams_gone(broker::CloseCause::kTransportGone);
   write_ev_.stop();
   linger_.stop();
   timer_.stop();
@@ -834,7 +913,7 @@ void QuicConnection::start_draining() {
 
 void QuicConnection::die() {
   if (state_ == State::kDead) return;
-  notify_control_gone(broker::CloseCause::kTransportGone);
+  notify_streams_gone(broker::CloseCause::kTransportGone);
   state_ = State::kDead;
   timer_.stop();
   write_ev_.stop();
@@ -842,18 +921,25 @@ void QuicConnection::die() {
   set_.schedule_reap(*this);
 }
 
-void QuicConnection::notify_control_gone(broker::CloseCause cause) {
-  if (control_) stream_closed_for_handler(*control_, cause);
+void QuicConnection::notify_streams_gone(broker::CloseCause cause) {
+  for (auto& [id, s] : streams_)
+    stream_closed_for_handler(*s, s.get() == control_ ? cause : broker::CloseCause::kTransportGone);
 }
 
 // ---- OwnedConnection ----
 
 bool QuicConnection::reap() {
+  // In stream id order: the control stream's handler (which closes the data streams) first.
   for (auto& [id, s] : streams_) {
     if (!s->close_pending_ || !s->handler_) continue;
     auto h = std::move(s->handler_);
     h->on_closed(s->cause_);
   }
+  // Data streams ngtcp2 is done with and whose handler is gone now.
+  std::erase_if(streams_, [this](const auto& entry) {
+    const QuicStream& s = *entry.second;
+    return s.closed_ && !s.handler_ && &s != control_;
+  });
   return state_ == State::kDead;
 }
 

@@ -8,7 +8,7 @@
 // removes them in its destructor.
 //
 // Life cycle:
-//   kOpen      handshake, then MQTT on the control stream (quic_stream.h);
+//   kOpen      handshake, then MQTT on the control stream and any data streams (quic_stream.h);
 //   kClosing   we sent CONNECTION_CLOSE; the packet is kept and re-sent (with backoff) to a peer
 //              that keeps talking, for 3 x PTO (RFC 9000 10.2.1); then kDead;
 //   kDraining  the peer closed; we stay silent for 3 x PTO, then kDead;
@@ -23,6 +23,23 @@
 //   - abort(): CONNECTION_CLOSE with error 0 at once;
 //   - the client finishes or resets the control stream: CONNECTION_CLOSE with error 1;
 //   - Broker::accept() refuses the stream: CONNECTION_CLOSE with error 2.
+//
+// Data streams (every client bidirectional stream but the first, EMQX's multi-stream mode) come
+// and go without touching the connection:
+//   - opened: the control stream's handler gives it a handler (add_stream()); if it refuses, or
+//     the control stream is already closed, the stream is reset (RESET_STREAM + STOP_SENDING,
+//     application error 2). A data stream that arrives before the control stream opens the
+//     control stream first (ngtcp2 opened it implicitly anyway);
+//   - the client finishes it (FIN): its remaining bytes are delivered (once reading is on), then
+//     the handler gets on_closed(kPeerClosed) and we finish our side after the queued bytes;
+//   - the client resets it: on_closed(kError), and we shut down both directions with the
+//     client's error code (EMQX mirrors it too). A STOP_SENDING is noticed when we next write
+//     to the stream (ngtcp2 0.12 has no callback for it): the same, with error code 0;
+//   - the MQTT side aborts it (abort_with_error(code)): RESET_STREAM + STOP_SENDING with that
+//     code; close(): our FIN after the queued bytes (only happens while the connection ends; a
+//     graceful close waits for those bytes as for the control stream's).
+// Closed streams give their credit back (MAX_STREAMS), so at most max_streams_bidi streams are
+// open at once, control stream included, but any number over the connection's life.
 //
 // ngtcp2 callbacks land in the public `cb_*` members (one-line trampolines in the .cc). They only
 // change state; anything that needs an ngtcp2 call other than credit is deferred to after_io(),
@@ -40,6 +57,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/byte_stream.h"
@@ -152,7 +170,6 @@ class QuicConnection final : public transport::OwnedConnection {
   int cb_stream_open(int64_t stream_id);
   int cb_stream_close(uint32_t flags, int64_t stream_id, uint64_t app_error_code);
   int cb_stream_reset(int64_t stream_id, uint64_t app_error_code);
-  int cb_stream_stop_sending(int64_t stream_id, uint64_t app_error_code);
   int cb_extend_max_stream_data(int64_t stream_id);
   int cb_get_new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen);
   int cb_remove_connection_id(const ngtcp2_cid* cid);
@@ -185,9 +202,15 @@ class QuicConnection final : public transport::OwnedConnection {
   bool is_control(int64_t id) const { return id == 0; }
   void deliver(QuicStream& s, std::span<const uint8_t> data);
   void give_credit(int64_t stream_id, uint64_t n);
-  void refuse_stream(int64_t stream_id);
+  // Data stream: the peer finished sending; ends it once no parked bytes remain.
+  void finish_data_stream_if_drained(QuicStream& s);
+  // Data stream: on_closed(cause) for the handler, and both directions shut down with `code`
+  // (after_io).
+  void reset_data_stream(QuicStream& s, broker::CloseCause cause, uint64_t code);
+  // ngtcp2 refused to write a stream we did not shut: the client sent STOP_SENDING.
+  void peer_stopped_reading(QuicStream& s);
 
-  // Deferred work (outside ngtcp2 callbacks): resumed reads, refused streams, close requests,
+  // Deferred work (outside ngtcp2 callbacks): resumed reads, stream resets, close requests,
   // on_writable. Returns false if the connection is gone (state != kOpen).
   bool after_io();
   // Writes packets until ngtcp2 has nothing more, the socket blocks, or the burst limit.
@@ -203,7 +226,8 @@ class QuicConnection final : public transport::OwnedConnection {
   void start_closing(broker::CloseCause cause);
   void start_draining();
   void die();
-  void notify_control_gone(broker::CloseCause cause);
+  // The connection ends: every stream's handler gets on_closed (the control stream's with `cause`).
+  void notify_streams_gone(broker::CloseCause cause);
   void maybe_finish_graceful_close();
   void on_stream_sent(QuicStream& s, ngtcp2_ssize ndatalen, uint32_t flags);
 
@@ -221,7 +245,8 @@ class QuicConnection final : public transport::OwnedConnection {
   std::vector<ngtcp2_cid> cids_;  // every CID registered with the host
   std::map<int64_t, std::unique_ptr<QuicStream>> streams_;
   QuicStream* control_ = nullptr;
-  std::vector<int64_t> to_refuse_;             // non-control streams to reset (after_io)
+  // Data streams to shut down (both directions) with an application error code (after_io).
+  std::vector<std::pair<int64_t, uint64_t>> to_reset_;
   std::vector<int64_t> to_erase_;              // streams ngtcp2 closed, to delete (after_io)
   bool resume_pending_ = false;                // a paused stream resumed with parked bytes
   bool new_token_pending_ = false;             // handshake done: send a NEW_TOKEN (after_io)

@@ -31,9 +31,10 @@ void QuicStream::close() {
   conn_.stream_close_requested(*this);
 }
 
-void QuicStream::abort() {
+void QuicStream::abort_with_error(uint64_t app_error_code) {
   if (local_closed_ && !fin_requested_) return;
   local_closed_ = true;
+  reset_code_ = app_error_code;
   // The send buffer is kept: ngtcp2 may still reference sent bytes until the connection closes.
   conn_.stream_abort_requested(*this);
 }

@@ -1,10 +1,10 @@
 #pragma once
 // One QUIC stream of a server connection, as a broker::ByteStream.
 //
-// Only the control stream (the client's first bidirectional stream, id 0) carries MQTT today and
-// gets a ByteStreamHandler from Broker::accept(). Other client bidirectional streams are refused
-// (reset) by the connection: EMQX's multi-stream mode needs stream-scoped subscriptions in the
-// broker core first. The class is per stream all the same, so that mode can be added here.
+// The control stream (the client's first bidirectional stream, id 0) gets its ByteStreamHandler
+// from Broker::accept(); every other client bidirectional stream (a data stream, EMQX's
+// multi-stream mode) gets one from the control stream's handler (ByteStreamHandler::add_stream())
+// or is reset if that refuses it. See quic_connection.h for what closing each kind means.
 //
 // Ownership: the QuicConnection owns its streams; a stream owns its handler. The connection
 // drives everything; the ByteStream methods below never call ngtcp2 and never call back into the
@@ -47,7 +47,10 @@ class QuicStream final : public broker::ByteStream {
   size_t pending_bytes() const override { return send_.buffered(); }
   void set_reading(bool enabled) override;
   void close() override;
-  void abort() override;
+  void abort() override { abort_with_error(0); }
+  // Control stream: like abort() (the connection closes with application error 0). Data stream:
+  // RESET_STREAM + STOP_SENDING with `app_error_code`; the connection goes on.
+  void abort_with_error(uint64_t app_error_code) override;
   std::string describe() const override;
   std::string tls_identity() const override;
 
@@ -66,6 +69,8 @@ class QuicStream final : public broker::ByteStream {
   bool fin_requested_ = false;  // close(): send FIN after the queued bytes
   bool fin_sent_ = false;       // ngtcp2 took the FIN
   bool peer_finished_ = false;  // FIN or RESET_STREAM from the peer
+  bool reset_ = false;          // we reset it (or are about to): nothing more goes out
+  uint64_t reset_code_ = 0;     // the application error code of our reset
   bool above_high_ = false;     // pending_bytes() exceeded the high watermark
   bool closed_ = false;         // ngtcp2 closed the stream (both directions done or reset)
   bool opened_by_peer_callback_ = false;  // ngtcp2 called stream_open for it (credit bookkeeping)

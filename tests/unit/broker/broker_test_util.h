@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,10 @@ class FakeStream final : public ByteStream {
   void set_reading(bool enabled) override { reading = enabled; }
   void close() override { closed = true; }
   void abort() override { closed = aborted = true; }
+  void abort_with_error(uint64_t code) override {
+    abort();
+    abort_code = code;
+  }
   std::string describe() const override { return "fake " + name_; }
 
   // Everything written since the last take(), as hex.
@@ -63,6 +68,7 @@ class FakeStream final : public ByteStream {
   bool reading = true;
   bool closed = false;
   bool aborted = false;
+  std::optional<uint64_t> abort_code;  // from abort_with_error()
   int writes = 0;
   int shared_writes = 0;
   SharedBytes last_shared;

@@ -476,6 +476,126 @@ TEST(Router, CallerMayMutateAfterMatchReturns) {
   EXPECT_EQ(r.node_count(), 0u);
 }
 
+// --- Stream-scoped subscriptions (MQTT over QUIC data streams) ---
+
+// Deliveries sorted by (session, stream), for comparisons.
+std::vector<std::pair<SessionId, StreamTag>> targets(Router& r, std::string_view topic) {
+  std::vector<Delivery> out;
+  r.match(topic, kNoSession, kAll, out);
+  std::vector<std::pair<SessionId, StreamTag>> t;
+  for (const Delivery& d : out)
+    t.emplace_back(d.session, d.stream);
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+TEST(RouterStreams, SameFilterOnTwoStreamsIsTwoSubscriptionsAndTwoDeliveries) {
+  Router r;
+  EXPECT_FALSE(r.subscribe(1, "a/b", opts(1), std::nullopt, kControlStream));
+  EXPECT_FALSE(r.subscribe(1, "a/b", opts(2), 7, 5));
+  EXPECT_EQ(r.subscription_count(), 2u);
+  std::vector<Delivery> out;
+  r.match("a/b", kNoSession, kAll, out);
+  ASSERT_EQ(out.size(), 2u);
+  std::sort(out.begin(), out.end(),
+            [](const Delivery& a, const Delivery& b) { return a.stream < b.stream; });
+  EXPECT_EQ(out[0].stream, kControlStream);
+  EXPECT_EQ(out[0].qos, 1);
+  EXPECT_TRUE(out[0].subscription_ids.empty());
+  EXPECT_EQ(out[1].stream, 5u);
+  EXPECT_EQ(out[1].qos, 2);
+  EXPECT_EQ(out[1].subscription_ids, (std::vector<uint32_t>{7}));
+  // Each stream's subscription is found and replaced on its own.
+  EXPECT_TRUE(r.subscribe(1, "a/b", opts(0), std::nullopt, 5));
+  EXPECT_EQ(r.find(1, "a/b", 5)->options.qos, 0);
+  EXPECT_EQ(r.find(1, "a/b")->options.qos, 1);
+  EXPECT_FALSE(r.find(1, "a/b", 9));
+  auto subs = r.subscriptions_of(1);
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0].stream, kControlStream);
+  EXPECT_EQ(subs[1].stream, 5u);
+}
+
+TEST(RouterStreams, OverlapsMergePerStreamOnly) {
+  Router r;
+  r.subscribe(1, "a/+", opts(0), 1, 4);
+  r.subscribe(1, "a/b", opts(2), 2, 4);
+  r.subscribe(1, "#", opts(1), 3, 8);
+  std::vector<Delivery> out;
+  r.match("a/b", kNoSession, kAll, out);
+  ASSERT_EQ(out.size(), 2u);
+  std::sort(out.begin(), out.end(),
+            [](const Delivery& a, const Delivery& b) { return a.stream < b.stream; });
+  EXPECT_EQ(out[0].stream, 4u);
+  EXPECT_EQ(out[0].qos, 2);
+  EXPECT_EQ(out[0].subscription_ids, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(out[1].stream, 8u);
+  EXPECT_EQ(out[1].subscription_ids, (std::vector<uint32_t>{3}));
+}
+
+TEST(RouterStreams, UnsubscribeOnlyTouchesItsOwnStream) {
+  Router r;
+  r.subscribe(1, "a/b", opts(1), std::nullopt, 4);
+  EXPECT_FALSE(r.unsubscribe(1, "a/b"));  // the control stream has none
+  EXPECT_FALSE(r.unsubscribe(1, "a/b", 8));
+  EXPECT_EQ(targets(r, "a/b"), (std::vector<std::pair<SessionId, StreamTag>>{{1, 4}}));
+  EXPECT_TRUE(r.unsubscribe(1, "a/b", 4));
+  EXPECT_TRUE(targets(r, "a/b").empty());
+  EXPECT_EQ(r.node_count(), 0u);
+  EXPECT_EQ(r.session_count(), 0u);
+}
+
+TEST(RouterStreams, MoveStreamRetagsAndKeepsTheTargetsOwnSubscription) {
+  Router r;
+  r.subscribe(1, "a/b", opts(2), 10, 4);
+  r.subscribe(1, "x/#", opts(1), 11, 4);
+  r.subscribe(1, "$share/g/s", opts(1), 12, 4);
+  r.subscribe(1, "a/b", opts(0), 20, kControlStream);  // the control stream's own one wins
+  r.subscribe(1, "y", opts(0), std::nullopt, 8);       // another stream: untouched
+  r.subscribe(2, "a/b", opts(0), std::nullopt, 4);     // another session: untouched
+  EXPECT_EQ(r.subscription_count(), 6u);
+  r.move_stream(1, 4, kControlStream);
+  EXPECT_EQ(r.subscription_count(), 5u);
+  EXPECT_EQ(targets(r, "a/b"),
+            (std::vector<std::pair<SessionId, StreamTag>>{{1, kControlStream}, {2, 4}}));
+  EXPECT_EQ(r.find(1, "a/b")->subscription_id, 20u);
+  EXPECT_EQ(r.find(1, "x/#")->subscription_id, 11u);
+  EXPECT_EQ(r.find(1, "$share/g/s")->subscription_id, 12u);
+  EXPECT_FALSE(r.find(1, "x/#", 4));
+  EXPECT_EQ(targets(r, "x/1"), (std::vector<std::pair<SessionId, StreamTag>>{{1, kControlStream}}));
+  EXPECT_EQ(targets(r, "s"), (std::vector<std::pair<SessionId, StreamTag>>{{1, kControlStream}}));
+  EXPECT_EQ(targets(r, "y"), (std::vector<std::pair<SessionId, StreamTag>>{{1, 8}}));
+  // Moved entries are fully re-keyed: unsubscribe by the new stream prunes everything.
+  EXPECT_TRUE(r.unsubscribe(1, "x/#"));
+  EXPECT_TRUE(r.unsubscribe(1, "$share/g/s"));
+  EXPECT_TRUE(r.unsubscribe(1, "a/b"));
+  EXPECT_TRUE(r.unsubscribe(1, "y", 8));
+  EXPECT_TRUE(r.unsubscribe(2, "a/b", 4));
+  EXPECT_EQ(r.subscription_count(), 0u);
+  EXPECT_EQ(r.node_count(), 0u);
+}
+
+TEST(RouterStreams, SharedMembersOfOneSessionOnTwoStreamsRotate) {
+  Router r;
+  r.subscribe(1, "$share/g/s", opts(1), std::nullopt, kControlStream);
+  r.subscribe(1, "$share/g/s", opts(1), std::nullopt, 4);
+  r.subscribe(2, "$share/g/s", opts(1), std::nullopt);
+  std::vector<std::pair<SessionId, StreamTag>> picks;
+  for (int i = 0; i < 3; ++i) {
+    auto t = targets(r, "s");
+    ASSERT_EQ(t.size(), 1u);
+    picks.push_back(t[0]);
+  }
+  EXPECT_EQ(picks, (std::vector<std::pair<SessionId, StreamTag>>{{1, 0}, {1, 4}, {2, 0}}));
+  EXPECT_TRUE(r.unsubscribe(1, "$share/g/s", 4));
+  EXPECT_EQ(r.shared_subscription_count(), 2u);
+  // Moving onto a stream that is already a member of the group keeps that member only.
+  r.subscribe(1, "$share/g/s", opts(2), 9, 8);
+  r.move_stream(1, 8, kControlStream);
+  EXPECT_EQ(r.shared_subscription_count(), 2u);
+  EXPECT_EQ(r.find(1, "$share/g/s")->options.qos, 1);
+}
+
 #ifndef NDEBUG
 TEST(RouterDeathTest, EligibleMustNotMutateTheRouter) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -46,6 +46,15 @@ class QuicTransport : public ::testing::Test {
       records_.emplace_back();
       auto h = std::make_unique<RecordingHandler>(s, records_.back());
       handlers_.push_back(h.get());
+      if (accept_data_streams_) {
+        h->add_stream_hook = [this](broker::ByteStream& ds) {
+          records_.emplace_back();
+          auto d = std::make_unique<RecordingHandler>(ds, records_.back());
+          handlers_.push_back(d.get());
+          if (hold_data_streams_) ds.set_reading(false);
+          return std::unique_ptr<broker::ByteStreamHandler>(std::move(d));
+        };
+      }
       if (on_accept_) on_accept_(*h);
       return std::unique_ptr<broker::ByteStreamHandler>(std::move(h));
     });
@@ -102,6 +111,10 @@ class QuicTransport : public ::testing::Test {
   std::vector<RecordingHandler*> handlers_;  // dangling once their record says destroyed
   std::function<void(RecordingHandler&)> on_accept_;
   bool refuse_ = false;
+  // Control stream handlers take data streams: each gets a RecordingHandler (and record) too,
+  // with reading switched off at once if hold_data_streams_.
+  bool accept_data_streams_ = false;
+  bool hold_data_streams_ = false;
   std::unique_ptr<QuicListener> listener_;
 };
 
@@ -266,8 +279,9 @@ TEST_F(QuicTransport, RefusedStreamClosesWithError2) {
   EXPECT_EQ(c->close_info()->code, kAppRefused);
 }
 
-// Multi-stream mode is not implemented: extra streams are reset, the connection lives on.
-TEST_F(QuicTransport, ExtraStreamsAreResetConnectionStays) {
+// A control stream handler that takes no data streams (ByteStreamHandler's default): every
+// further stream is reset with application error 2, the connection lives on.
+TEST_F(QuicTransport, RefusedDataStreamsAreResetConnectionStays) {
   start();
   auto c = connected();
   auto control = *c->open_stream();
@@ -276,6 +290,7 @@ TEST_F(QuicTransport, ExtraStreamsAreResetConnectionStays) {
   c->send(extra, span_of("data stream"));
   c->send(control, span_of("control"));
   ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(extra); }));
+  EXPECT_EQ(c->peer_reset_code(extra), kAppRefused);
   ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "control"; }));
   EXPECT_FALSE(c->closed());
   records_[0].stream->write(span_of("ok"));
@@ -289,6 +304,235 @@ TEST_F(QuicTransport, ExtraStreamsAreResetConnectionStays) {
     ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(*s); })) << i;
   }
   EXPECT_FALSE(c->closed());
+}
+
+// --- Data streams (EMQX multi-stream mode) ---
+
+std::string ends_with_id(broker::ByteStream* s) {
+  const std::string d = s->describe();
+  return d.substr(d.rfind('/'));
+}
+
+TEST_F(QuicTransport, DataStreamsGetTheirOwnHandlers) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  auto d1 = *c->open_stream();
+  auto d2 = *c->open_stream();
+  c->send(control, span_of("c"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "c"; }));
+  c->send(d1, span_of("one"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "one"; }));
+  c->send(d2, span_of("two"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 3 && records_[2].data == "two"; }));
+  EXPECT_EQ(ends_with_id(records_[0].stream), "/0");
+  EXPECT_EQ(ends_with_id(records_[1].stream), "/4");
+  EXPECT_EQ(ends_with_id(records_[2].stream), "/8");
+  // Each handler's writes go out on its own stream.
+  records_[2].stream->write(span_of("to-8"));
+  records_[1].stream->write(span_of("to-4"));
+  records_[0].stream->write(span_of("to-0"));
+  ASSERT_TRUE(pump(*c, [&] {
+    return c->available(control) == 4 && c->available(d1) == 4 && c->available(d2) == 4;
+  }));
+  EXPECT_EQ(received(*c, control), "to-0");
+  EXPECT_EQ(received(*c, d1), "to-4");
+  EXPECT_EQ(received(*c, d2), "to-8");
+  EXPECT_FALSE(c->closed());
+  EXPECT_EQ(records_[1].closed, 0);
+}
+
+// Stream 4's bytes may overtake stream 0's: the control stream is opened (and its handler
+// accepted) first all the same, so the data stream has a connection to belong to.
+TEST_F(QuicTransport, DataStreamBeforeTheControlStreamOpensTheControlStreamFirst) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  auto d = *c->open_stream();
+  c->send(d, span_of("early"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "early"; }));
+  EXPECT_EQ(ends_with_id(records_[0].stream), "/0");
+  EXPECT_EQ(records_[0].data, "");
+  c->send(control, span_of("late"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "late"; }));
+  EXPECT_FALSE(c->closed());
+}
+
+TEST_F(QuicTransport, ClientFinishingADataStreamEndsOnlyThatStream) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("bye"));
+  c->finish(d);
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].closed == 1; }));
+  EXPECT_EQ(records_[1].data, "bye");
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kPeerClosed);
+  // Our side is finished too, so the stream is gone on both ends.
+  ASSERT_TRUE(pump(*c, [&] { return c->stream_closed(d); }));
+  EXPECT_TRUE(c->peer_finished(d));
+  EXPECT_FALSE(c->peer_reset(d));
+  records_[0].stream->write(span_of("ok"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(control) == 2; }));
+  // Finished streams give their credit back: more streams than the limit over time.
+  for (int i = 0; i < 12; ++i) {
+    std::optional<int64_t> s;
+    ASSERT_TRUE(pump(*c, [&] { return (s = c->open_stream()).has_value(); })) << i;
+    c->send(*s, span_of("y"));
+    c->finish(*s);
+    ASSERT_TRUE(pump(*c, [&] { return c->stream_closed(*s); })) << i;
+  }
+  EXPECT_FALSE(c->closed());
+  EXPECT_EQ(records_[0].closed, 0);
+}
+
+TEST_F(QuicTransport, ClientResettingADataStreamIsMirrored) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "x"; }));
+  c->reset(d, 0x1234);
+  ASSERT_TRUE(pump(*c, [&] { return records_[1].closed == 1; }));
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kError);
+  ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(d); }));
+  EXPECT_EQ(c->peer_reset_code(d), 0x1234u);
+  EXPECT_FALSE(c->closed());
+  EXPECT_EQ(records_[0].closed, 0);
+}
+
+TEST_F(QuicTransport, ServerResetOfADataStreamCarriesTheCode) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "x"; }));
+  records_[1].stream->abort_with_error(0x81);
+  ASSERT_TRUE(pump(*c, [&] { return c->peer_reset(d); }));
+  EXPECT_EQ(c->peer_reset_code(d), 0x81u);
+  // STOP_SENDING came too: the client's ngtcp2 reset its own side, so the stream is gone.
+  ASSERT_TRUE(pump(*c, [&] { return c->stream_closed(d); }));
+  ASSERT_TRUE(pump(*c, [&] { return records_[1].closed == 1; }));
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kLocal);
+  // The connection goes on, and the client may open another stream.
+  auto e = *c->open_stream();
+  c->send(e, span_of("again"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 3 && records_[2].data == "again"; }));
+  records_[0].stream->write(span_of("ok"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(control) == 2; }));
+  EXPECT_FALSE(c->closed());
+}
+
+// STOP_SENDING alone (ngtcp2 0.12 reports none): noticed at the next write to the stream.
+TEST_F(QuicTransport, ClientStopSendingEndsADataStreamOrTheConnection) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "x"; }));
+  c->stop_reading(d, 7);
+  transport::test::run_for(loop_, 50ms);
+  c->poll(0ms);
+  records_[1].stream->write(span_of("unwanted"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[1].closed == 1; }));
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kError);
+  ASSERT_TRUE(pump(*c, [&] { return c->stream_closed(d); }));  // we stopped reading it too
+  EXPECT_FALSE(c->closed());
+  // On the control stream it means the connection (error 1).
+  c->stop_reading(control, 7);
+  transport::test::run_for(loop_, 50ms);
+  c->poll(0ms);
+  records_[0].stream->write(span_of("unwanted"));
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_EQ(c->close_info()->code, kAppControlStreamDown);
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].closed == 1; }));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kError);
+}
+
+// What the broker does before CONNACK: reading off at once. The bytes wait (credit withheld), and
+// a FIN behind them waits too, so nothing the client sent is lost.
+TEST_F(QuicTransport, HeldDataStreamKeepsItsBytesAndFinUntilReadingResumes) {
+  accept_data_streams_ = true;
+  hold_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("held"));
+  c->finish(d);
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2; }));
+  transport::test::run_until(
+      loop_,
+      [&] {
+        c->poll(0ms);
+        return false;
+      },
+      300ms);
+  EXPECT_EQ(records_[1].data, "");
+  EXPECT_EQ(records_[1].closed, 0);
+  records_[1].stream->set_reading(true);
+  ASSERT_TRUE(pump(*c, [&] { return records_[1].closed == 1; }));
+  EXPECT_EQ(records_[1].data, "held");
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kPeerClosed);
+  EXPECT_FALSE(c->closed());
+}
+
+TEST_F(QuicTransport, ClosingTheControlStreamEndsTheDataStreamsToo) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "x"; }));
+  c->finish(control);
+  ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
+  EXPECT_EQ(c->close_info()->code, kAppControlStreamDown);
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].closed == 1 && records_[1].closed == 1; }));
+  EXPECT_EQ(records_[0].cause, broker::CloseCause::kPeerClosed);
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kTransportGone);
+}
+
+// A graceful close (the MQTT side closes the control stream) also delivers what the data streams
+// still hold, before CONNECTION_CLOSE.
+TEST_F(QuicTransport, ServerCloseFlushesTheDataStreamsToo) {
+  accept_data_streams_ = true;
+  start();
+  auto c = connected();
+  auto control = *c->open_stream();
+  c->send(control, span_of("c"));
+  auto d = *c->open_stream();
+  c->send(d, span_of("x"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 2 && records_[1].data == "x"; }));
+  auto tail = pattern(100 * 1000, 3);
+  records_[1].stream->write(tail);
+  records_[1].stream->close();
+  records_[0].stream->close();
+  std::string got;
+  ASSERT_TRUE(pump(*c, [&] {
+    got += received(*c, d);
+    return c->closed();
+  }));
+  got += received(*c, d);
+  EXPECT_EQ(got, std::string(tail.begin(), tail.end()));
+  EXPECT_TRUE(c->peer_finished(d));
+  EXPECT_EQ(c->close_info()->code, kAppNoError);
+  EXPECT_EQ(records_[1].cause, broker::CloseCause::kLocal);
 }
 
 // Flow-control credit is returned only for consumed bytes: while the MQTT side has reading

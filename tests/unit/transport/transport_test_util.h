@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,9 +56,14 @@ class RecordingHandler : public broker::ByteStreamHandler {
     ++rec_.closed;
     rec_.cause = cause;
   }
+  std::unique_ptr<broker::ByteStreamHandler> add_stream(broker::ByteStream& stream) override {
+    return add_stream_hook ? add_stream_hook(stream) : nullptr;
+  }
 
   std::function<void(broker::ByteStream&, std::span<const uint8_t>)> data_hook;
   std::function<void(broker::ByteStream&)> writable_hook;
+  // Another stream of the connection (QUIC data streams); unset: refused.
+  std::function<std::unique_ptr<broker::ByteStreamHandler>(broker::ByteStream&)> add_stream_hook;
 
  private:
   broker::ByteStream& stream_;
