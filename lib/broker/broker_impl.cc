@@ -131,7 +131,7 @@ BrokerImpl::Attached BrokerImpl::attach(ProtocolHandler& h, const std::string& c
     s->will().reset();
   }
   s->set_expiry_interval_s(expiry_s);
-  s->will() = std::move(will);
+  s->will() = will ? std::make_unique<codec::Will>(std::move(*will)) : nullptr;
   online_[s->id()] = &h;
   return {s, present};
 }

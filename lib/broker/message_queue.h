@@ -12,11 +12,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 
 #include "broker/outgoing.h"
 #include "util/clock.h"
+#include "util/lazy_deque.h"
 
 namespace mquictt::broker {
 
@@ -48,7 +48,7 @@ class MessageQueue {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  std::deque<Outgoing> q_;
+  LazyDeque<Outgoing> q_;  // no memory while empty (most sessions, most of the time)
   uint64_t bytes_ = 0;
 };
 

@@ -291,7 +291,7 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
       return;
     }
     std::vector<uint8_t> data = c.props.authentication_data.value_or(std::vector<uint8_t>{});
-    pending_connect_ = std::move(c);
+    pending_connect_ = std::make_unique<codec::Connect>(std::move(c));
     state_ = State::kAuthenticating;
     on_auth_step(auth_->step(data));
     return;
@@ -300,7 +300,7 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
     fail({r >= 0x80 ? r : rc::kNotAuthorized, "authentication failed"});
     return;
   }
-  pending_connect_ = std::move(c);
+  pending_connect_ = std::make_unique<codec::Connect>(std::move(c));
   accept_connect(std::nullopt);
 }
 

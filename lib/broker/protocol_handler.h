@@ -231,7 +231,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   std::optional<std::string> username_;
   bool client_id_assigned_ = false;
   std::unique_ptr<AuthExchange> auth_;
-  std::optional<codec::Connect> pending_connect_;  // CONNECT held during the AUTH exchange
+  // CONNECT held until accepted (through an AUTH exchange); heap, as it is large and short-lived.
+  std::unique_ptr<codec::Connect> pending_connect_;
   bool reauthenticating_ = false;
   TimeMs last_packet_ms_ = 0;
   TimerId connect_timer_ = kNoTimer;

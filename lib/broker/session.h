@@ -21,6 +21,7 @@
 // to its Session; a Session is destroyed only while no connection is attached to it.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -58,7 +59,7 @@ class Session {
   InboundQos2& inbound_qos2() { return inbound_qos2_; }
 
   // Will of the current connection (set at CONNECT), or of the last one while its delay runs.
-  std::optional<codec::Will>& will() { return will_; }
+  std::unique_ptr<codec::Will>& will() { return will_; }
 
   // DeadlineQueue handles owned by the broker's scheduling code.
   TimerId will_timer = kNoTimer;
@@ -81,7 +82,7 @@ class Session {
   OutboundInflight inflight_;
   MessageQueue queue_;
   InboundQos2 inbound_qos2_;
-  std::optional<codec::Will> will_;
+  std::unique_ptr<codec::Will> will_;  // heap: most sessions have none
 };
 
 }  // namespace mquictt::broker
