@@ -42,7 +42,6 @@ ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
                                  std::shared_ptr<const BrokerConfig> config)
     : broker_(&broker),
       id_(connection_id),
-      peer_(stream.describe()),
       listener_name_(listener.name),
       control_(stream, kControlStream, max_packet_size(*config)) {
   cs_.config = std::move(config);
@@ -75,7 +74,7 @@ ClientInfo ProtocolHandler::client_info() const {
   info.client_id = client_id_;
   info.username = &username_;
   info.listener = listener_name_;
-  info.peer = peer_;
+  info.peer = peer();
   info.tls_identity = tls_identity_;
   info.version = cs_.version;
   return info;
@@ -397,7 +396,7 @@ void ProtocolHandler::accept_connect(std::optional<std::vector<uint8_t>> auth_da
   broker_->log().info(
       "connected client_id={} peer={} listener={} version={} clean_start={} "
       "keep_alive={} session_present={}",
-      client_id_, peer_, listener_name_, v5() ? 5 : 4, c.clean_start ? 1 : 0, n.keep_alive_s,
+      client_id_, peer(), listener_name_, v5() ? 5 : 4, c.clean_start ? 1 : 0, n.keep_alive_s,
       attached.session_present ? 1 : 0);
   pending_connect_.reset();
   if (n.keep_alive_s != 0) arm_keepalive(last_packet_ms_ + TimeMs{n.keep_alive_s} * 1500);
@@ -417,7 +416,7 @@ void ProtocolHandler::on_disconnect(const codec::Disconnect& d) {
     session_->set_expiry_interval_s(
         std::min(*d.props.session_expiry_interval, cfg().max_session_expiry_interval_s));
   }
-  broker_->log().info("disconnected client_id={} peer={} reason={:#04x} {}", client_id_, peer_,
+  broker_->log().info("disconnected client_id={} peer={} reason={:#04x} {}", client_id_, peer(),
                       d.reason, codec::reason_name(d.reason));
   end_link(v5() && d.reason == rc::kDisconnectWithWill);
   control_.stream.close();
@@ -435,7 +434,7 @@ void ProtocolHandler::fail(const Error& e, bool publish_will) {
         e.reason < 0x80 || e.reason == rc::kServerShuttingDown || e.reason == rc::kSessionTakenOver;
     broker_->log().log(routine ? spdlog::level::info : spdlog::level::warn,
                        "{} client_id={} peer={} reason={:#04x} {} ({})",
-                       connected ? "disconnecting" : "rejecting connection", client_id_, peer_,
+                       connected ? "disconnecting" : "rejecting connection", client_id_, peer(),
                        e.reason, codec::reason_name(e.reason), e.detail);
   }
   if (!connected) {
@@ -599,10 +598,10 @@ void ProtocolHandler::forget_data_stream(DataStreamHandler& ds) {
 void ProtocolHandler::on_closed(CloseCause cause) {
   if (state_ != State::kClosed && broker_) {
     if (state_ == State::kConnected) {
-      broker_->log().info("connection lost client_id={} peer={} ({})", client_id_, peer_,
+      broker_->log().info("connection lost client_id={} peer={} ({})", client_id_, peer(),
                           cause_name(cause));
     } else if (broker_->log().should_log(spdlog::level::debug)) {
-      broker_->log().debug("connection closed before CONNACK peer={} ({})", peer_,
+      broker_->log().debug("connection closed before CONNACK peer={} ({})", peer(),
                            cause_name(cause));
     }
     end_link(true);

@@ -125,7 +125,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   State state() const { return state_; }
   codec::ProtocolVersion version() const { return cs_.version; }
   const std::string& client_id() const { return client_id_; }
-  const std::string& peer() const { return peer_; }
+  // For logs; asks the stream each time (valid up to and including on_closed()).
+  std::string peer() const { return control_.stream.describe(); }
   const std::string& listener_name() const { return listener_name_; }
   // Some stream of the connection is above the high watermark.
   bool slow() const;
@@ -217,7 +218,6 @@ class ProtocolHandler final : public ByteStreamHandler {
 
   BrokerImpl* broker_;  // null after detach_broker()
   const uint64_t id_;
-  std::string peer_;
   std::string listener_name_;
   std::string tls_identity_;
   State state_ = State::kAwaitConnect;

@@ -17,9 +17,9 @@ Session* SessionRegistry::find_by_client_id(std::string_view client_id) {
 Session& SessionRegistry::create(std::string client_id) {
   assert(!by_client_id_.count(client_id));
   const SessionId id = (uint64_t{shard_} << 48) | (++counter_ & 0xFFFF'FFFF'FFFFULL);
-  auto session = std::make_unique<Session>(id, client_id);
+  auto session = std::make_unique<Session>(id, std::move(client_id));
   Session& ref = *session;
-  by_client_id_.emplace(std::move(client_id), id);
+  by_client_id_.emplace(std::string_view(ref.client_id()), id);
   by_id_.emplace(id, std::move(session));
   return ref;
 }

@@ -35,7 +35,9 @@ class SessionRegistry {
   uint16_t shard_;
   uint64_t counter_ = 0;
   std::unordered_map<SessionId, std::unique_ptr<Session>> by_id_;
-  std::unordered_map<std::string, SessionId, StringHash, std::equal_to<>> by_client_id_;
+  // Keys view the owning Session's client_id(): sessions live in unique_ptrs, so the view stays
+  // valid until erase() removes both entries (one copy of each id instead of two).
+  std::unordered_map<std::string_view, SessionId> by_client_id_;
 };
 
 }  // namespace mquictt::broker

@@ -19,10 +19,6 @@ namespace {
 constexpr uint8_t kMalformed = rc::kMalformedPacket;
 constexpr uint8_t kPacketTooLarge = rc::kPacketTooLarge;
 
-// Keep at most this much spare capacity once the buffer is (nearly) drained, so one large frame
-// does not pin its allocation for the rest of the connection.
-constexpr size_t kRetainedCapacity = 64 * 1024;
-
 // Parses the fixed header at the start of `bytes`. Returns the whole frame length (header +
 // remaining length varint + body), nullopt if the header is still incomplete, or an error.
 // The limit is checked here, from the header alone, so an oversized body is never buffered.
@@ -118,9 +114,10 @@ Result<std::optional<std::span<const uint8_t>>> FrameSplitter::next() {
   // the consumed prefix is at least as large as what remains keeps the copying amortised O(1)
   // per byte even when many small frames arrive in one feed.
   if (head_ == buf_.size()) {
-    buf_.clear();
+    // Drained: give the memory back. Most connections are idle most of the time, and an idle
+    // connection should hold no buffer (one allocation per read burst is cheap by comparison).
+    std::vector<uint8_t>().swap(buf_);
     head_ = 0;
-    if (buf_.capacity() > kRetainedCapacity) buf_.shrink_to_fit();
   } else if (head_ > 0 && head_ >= buf_.size() - head_) {
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
