@@ -78,7 +78,7 @@ struct Properties {
   std::optional<std::string> content_type;
   std::optional<std::string> response_topic;
   std::optional<std::vector<uint8_t>> correlation_data;
-  std::vector<uint32_t> subscription_identifiers;  // PUBLISH: any number; SUBSCRIBE: at most one
+  std::vector<uint32_t> subscription_identifiers;   // PUBLISH: any number; SUBSCRIBE: at most one
   std::optional<uint32_t> session_expiry_interval;  // seconds
   std::optional<std::string> assigned_client_identifier;
   std::optional<uint16_t> server_keep_alive;  // seconds
@@ -95,7 +95,7 @@ struct Properties {
   std::optional<uint16_t> topic_alias;
   std::optional<uint8_t> maximum_qos;
   std::optional<uint8_t> retain_available;
-  std::vector<UserProperty> user_properties;  // wire order preserved
+  std::vector<UserProperty> user_properties;    // wire order preserved
   std::optional<uint32_t> maximum_packet_size;  // bytes
   std::optional<uint8_t> wildcard_subscription_available;
   std::optional<uint8_t> subscription_identifier_available;
