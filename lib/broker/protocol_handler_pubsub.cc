@@ -28,7 +28,7 @@
 #include <utility>
 
 #include "broker/broker_impl.h"
-#include "broker/payload_format.h"
+#include "util/utf8.h"
 #include "broker/protocol_handler.h"
 #include "codec/encoder.h"
 #include "codec/reason_code.h"

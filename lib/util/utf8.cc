@@ -4,13 +4,13 @@
 
 namespace mquictt {
 
-bool valid_mqtt_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const auto* end = p + s.size();
+namespace {
+
+bool check_utf8(const uint8_t* p, const uint8_t* end, bool allow_nul) {
   while (p < end) {
     uint8_t c = *p;
     if (c < 0x80) {
-      if (c == 0) return false;
+      if (c == 0 && !allow_nul) return false;
       ++p;
       continue;
     }
@@ -37,6 +37,17 @@ bool valid_mqtt_utf8(std::string_view s) {
     p += n + 1;
   }
   return true;
+}
+
+}  // namespace
+
+bool valid_mqtt_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  return check_utf8(p, p + s.size(), /*allow_nul=*/false);
+}
+
+bool well_formed_utf8(std::span<const uint8_t> bytes) {
+  return check_utf8(bytes.data(), bytes.data() + bytes.size(), /*allow_nul=*/true);
 }
 
 }  // namespace mquictt
