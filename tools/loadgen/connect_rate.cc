@@ -1,6 +1,5 @@
 #include "connect_rate.h"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,23 +65,15 @@ class Worker {
         opt_(shared.opt),
         index_(index),
         parallel_(parallel),
-        wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         slots_(slots),
         disconnect_(encode_disconnect(shared.opt.version)) {
-    poller_.add(wake_fd_, EPOLLIN, kWakeTag);
-  }
-  ~Worker() {
-    if (wake_fd_ >= 0) ::close(wake_fd_);
+    poller_.add(wakeup_.fd(), EPOLLIN, kWakeTag);
   }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   void run();
-  void wake() {
-    uint64_t one = 1;
-    ssize_t n = ::write(wake_fd_, &one, sizeof one);
-    (void)n;
-  }
+  void wake() { wakeup_.signal(); }
   Stats stats;
 
  private:
@@ -110,7 +101,7 @@ class Worker {
   int index_;
   size_t parallel_;
   Poller poller_;
-  int wake_fd_;
+  WakeFd wakeup_;
   std::vector<Slot> slots_;
   std::vector<uint8_t> disconnect_;
   size_t next_idle_ = 0;  // idle: next slot to open
@@ -177,9 +168,7 @@ void Worker::on_connack(size_t si, std::span<const uint8_t> frame, int64_t now) 
 
 void Worker::on_event(uint64_t tag, uint32_t events, int64_t now) {
   if (tag == kWakeTag) {
-    uint64_t v = 0;
-    ssize_t n = ::read(wake_fd_, &v, sizeof v);
-    (void)n;
+    wakeup_.drain();
     return;
   }
   size_t si = static_cast<size_t>(tag);

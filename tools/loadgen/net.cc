@@ -1,3 +1,6 @@
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "net.h"
 
 #include <arpa/inet.h>
@@ -223,6 +226,24 @@ double self_cpu_seconds() {
   ::getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+WakeFd::WakeFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+WakeFd::~WakeFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void WakeFd::signal() {
+  uint64_t one = 1;
+  ssize_t n = ::write(fd_, &one, sizeof one);
+  (void)n;  // a full eventfd counter still wakes the loop
+}
+
+void WakeFd::drain() {
+  uint64_t v = 0;
+  ssize_t n = ::read(fd_, &v, sizeof v);
+  (void)n;
 }
 
 }  // namespace mquictt::loadgen

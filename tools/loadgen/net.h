@@ -35,6 +35,21 @@ int connect_result(int fd);
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.
 uint64_t raise_fd_limit();
 
+// An eventfd that wakes a worker's epoll loop from another thread. Owns the descriptor.
+class WakeFd {
+ public:
+  WakeFd();
+  ~WakeFd();
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const { return fd_; }
+  void signal();  // any thread
+  void drain();   // the loop thread, on readiness
+
+ private:
+  int fd_;
+};
+
 class Poller {
  public:
   Poller();

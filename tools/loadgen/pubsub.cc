@@ -1,6 +1,5 @@
 #include "pubsub.h"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -138,18 +137,11 @@ struct Stats {
 class Worker {
  public:
   Worker(Shared& shared, int index);
-  ~Worker() {
-    if (wake_fd_ >= 0) ::close(wake_fd_);
-  }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   void run();
-  void wake() {
-    uint64_t one = 1;
-    ssize_t n = ::write(wake_fd_, &one, sizeof one);
-    (void)n;  // a full eventfd counter still wakes the loop
-  }
+  void wake() { wakeup_.signal(); }
 
   // Live totals for the main thread's drain decision.
   std::atomic<uint64_t> live_sent{0};
@@ -221,7 +213,7 @@ class Worker {
   const Options& opt_;
   int index_;
   Poller poller_;
-  int wake_fd_ = -1;
+  WakeFd wakeup_;
   AckTemplates acks_;
   bool e2e_ = false;
   bool open_loop_ = false;
@@ -238,12 +230,8 @@ class Worker {
 };
 
 Worker::Worker(Shared& shared, int index)
-    : shared_(shared),
-      opt_(shared.opt),
-      index_(index),
-      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      acks_(shared.opt.version) {
-  poller_.add(wake_fd_, EPOLLIN, kWakeTag);
+    : shared_(shared), opt_(shared.opt), index_(index), acks_(shared.opt.version) {
+  poller_.add(wakeup_.fd(), EPOLLIN, kWakeTag);
   e2e_ = opt_.pace == Pace::kE2e && opt_.rate == 0;
   open_loop_ = opt_.rate > 0;
   const auto& topo = shared_.topo;
@@ -347,9 +335,7 @@ void Worker::on_connected(size_t si) {
 
 void Worker::on_event(uint64_t tag, uint32_t events, int64_t now) {
   if (tag == kWakeTag) {
-    uint64_t v = 0;
-    ssize_t n = ::read(wake_fd_, &v, sizeof v);
-    (void)n;
+    wakeup_.drain();
     return;
   }
   size_t si = static_cast<size_t>(tag);
