@@ -15,6 +15,7 @@
 #include "transport/quic/quic_client.h"
 #include "transport/quic/quic_listener.h"
 #include "unit/transport/transport_test_util.h"
+#include "unit/transport/udp_relay.h"
 
 namespace mquictt::quic {
 namespace {
@@ -656,6 +657,66 @@ TEST_F(QuicTransport, MaxConnectionsRefusesWithConnectionRefused) {
   ASSERT_TRUE(c2->close_info().has_value()) << c2->error();
   EXPECT_EQ(c2->close_info()->code, static_cast<uint64_t>(NGTCP2_CONNECTION_REFUSED));
   EXPECT_TRUE(c1->connected());
+}
+
+// RFC 9000 8.1: before the client's address is validated the server sends at most three times
+// what it received. The relay forwards the client's first Initial only and nothing back, as for
+// an attacker with a spoofed source address; the server's retransmissions must stop at 3x. The
+// same client with a NEW_TOKEN (a validated address) gets more, which shows the count can fail.
+TEST_F(QuicTransport, AntiAmplificationLimitBeforeAddressValidation) {
+  auto o = default_options();
+  o.transport.initial_rtt = 50 * kNanosPerMilli;  // short PTOs: many retransmissions in 2 s
+  start(o);
+  auto c1 = connected();
+  ASSERT_TRUE(pump(*c1, [&] { return !c1->new_token().empty(); }));
+
+  auto silent_client_gets = [&](std::vector<uint8_t> token) {
+    transport::test::UdpRelay relay(listener_->port());
+    relay.forward_to_server_limit = 1;
+    relay.forward_to_client = false;
+    auto co = client_options();
+    co.port = relay.port();
+    co.token = std::move(token);
+    auto c = client(co);
+    EXPECT_TRUE(c->begin_connect());
+    transport::test::run_until(
+        loop_,
+        [&] {
+          relay.pump();
+          c->poll(0ms);
+          return false;
+        },
+        2s);
+    EXPECT_EQ(relay.to_server_datagrams, 1u);
+    return std::pair{relay.to_server_bytes, relay.from_server_bytes};
+  };
+
+  auto [in, out] = silent_client_gets({});
+  EXPECT_GE(in, 1200u);  // a client Initial is padded to 1200 bytes
+  EXPECT_GT(out, 0u);
+  EXPECT_LE(out, 3 * in);
+
+  auto [vin, vout] = silent_client_gets(c1->new_token());
+  EXPECT_GT(vout, 3 * vin) << "validated address: no limit, the server keeps retransmitting";
+}
+
+// Unidirectional streams and DATAGRAM frames are refused by the transport parameters (the client
+// cannot even open one), and at most max_streams_bidi bidirectional streams are open at once.
+TEST_F(QuicTransport, TransportParametersRefuseUniStreamsAndDatagrams) {
+  start();
+  auto c = connected();
+  ngtcp2_conn* conn = c->cb_get_conn();
+  const ngtcp2_transport_params* p = ngtcp2_conn_get_remote_transport_params(conn);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->initial_max_streams_uni, 0u);
+  EXPECT_EQ(p->max_datagram_frame_size, 0u);
+  EXPECT_EQ(p->initial_max_streams_bidi, 10u);
+  int64_t uni = -1;
+  EXPECT_EQ(ngtcp2_conn_open_uni_stream(conn, &uni, nullptr), NGTCP2_ERR_STREAM_ID_BLOCKED);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c->open_stream().has_value()) << i;
+  EXPECT_FALSE(c->open_stream().has_value());
+  EXPECT_TRUE(c->connected());
 }
 
 TEST_F(QuicTransport, IdleTimeoutClosesSilently) {
