@@ -549,6 +549,7 @@ constexpr Field<Q> kQuicFields[] = {
        r.enumeration<RetryPolicy>(i, kNames, q.retry);
      }},
     {"qlog_dir", [](Reader& r, const Item& i, Q& q) { r.string(i, 4096, q.qlog_dir); }},
+    {"gso", [](Reader& r, const Item& i, Q& q) { r.boolean(i, q.gso); }},
     {"static_secret_file",
      [](Reader& r, const Item& i, Q& q) { r.string(i, 4096, q.static_secret_file); }},
 };

@@ -108,6 +108,7 @@ std::unique_ptr<quic::QuicListener> make_quic_listener(transport::EvLoop& loop,
   o.node_id = q.node_id;
   o.retry = to_quic(q.retry);
   o.retry_handshakes_above = q.retry_handshakes_above;
+  o.gso = q.gso;
   if (!q.static_secret_file.empty()) {
     std::ifstream in(q.static_secret_file, std::ios::binary);
     o.static_secret.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

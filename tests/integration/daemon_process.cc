@@ -102,8 +102,14 @@ bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::mill
     dup2(pipefd[1], STDOUT_FILENO);
     for (const auto& [name, value] : env_)
       setenv(name.c_str(), value.c_str(), 1);
-    const char* bin = daemon_path();
-    execl(bin, bin, "-c", cfg_path.c_str(), "-v", static_cast<char*>(nullptr));
+    std::vector<std::string> args = prefix_;
+    for (const char* a : {daemon_path(), "-c", cfg_path.c_str(), "-v"})
+      args.emplace_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   close(pipefd[1]);
@@ -116,9 +122,9 @@ bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::mill
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lock(mu_);
-      if (port_ == 0) port_ = port_after(log_, "listening on tcp 127.0.0.1:");
+      if (port_ == 0) port_ = port_after(log_, "listening on tcp " + listen_host_ + ":");
       if (want_quic && quic_port_ == 0) {
-        quic_port_ = port_after(log_, "listening on quic 127.0.0.1:");
+        quic_port_ = port_after(log_, "listening on quic " + listen_host_ + ":");
       }
       if ((port_ != 0 || !want_tcp) && (quic_port_ != 0 || !want_quic)) return true;
     }

@@ -41,6 +41,13 @@ class DaemonProcess {
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool running();
 
+  // Runs the daemon through this command, e.g. {"ip", "netns", "exec", "ns1"} (which execs, so
+  // pid() stays the daemon's). Set before start().
+  void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
+  // The address in the "listening on ..." lines to read the ports from (default 127.0.0.1; the
+  // config given to start_with_config() must bind there).
+  void set_listen_host(std::string host) { listen_host_ = std::move(host); }
+
   // Extra environment variables for the daemon process (set before start()).
   void set_env(std::string name, std::string value) {
     env_.emplace_back(std::move(name), std::move(value));
@@ -61,6 +68,8 @@ class DaemonProcess {
   void reader_loop(int fd);
 
   std::vector<std::pair<std::string, std::string>> env_;
+  std::vector<std::string> prefix_;
+  std::string listen_host_ = "127.0.0.1";
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint16_t quic_port_ = 0;

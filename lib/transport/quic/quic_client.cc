@@ -67,6 +67,11 @@ int recv_stateless_reset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*, void* 
   return self(ud)->cb_recv_stateless_reset();
 }
 
+int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path* path,
+                    ngtcp2_path_validation_result res, void* ud) noexcept {
+  return self(ud)->cb_path_validation(path, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
+}
+
 void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
   self(ud)->cb_qlog(flags, data, len);
 }
@@ -102,6 +107,7 @@ ngtcp2_callbacks client_callbacks() {
   cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
   cb.recv_new_token = recv_new_token;
   cb.recv_stateless_reset = recv_stateless_reset;
+  cb.path_validation = path_validation;
   return cb;
 }
 
@@ -127,8 +133,10 @@ QuicClient::QuicClient(QuicClientOptions options, QuicClock& clock)
   auto remote = SockAddr::from(options_.host, options_.port, options_.ipv6);
   if (!remote) throw std::runtime_error("not a numeric address: " + options_.host);
   remote_ = *remote;
-  socket_ =
-      std::make_unique<UdpSocket>(local_host_for(options_.host, options_.ipv6), 0, options_.ipv6);
+  const std::string local_host = options_.local_host.empty()
+                                     ? local_host_for(options_.host, options_.ipv6)
+                                     : options_.local_host;
+  socket_ = std::make_unique<UdpSocket>(local_host, options_.local_port, options_.ipv6);
   conn_ref_.get_conn = get_conn;
   conn_ref_.user_data = this;
 }
@@ -309,8 +317,9 @@ void QuicClient::close(uint64_t app_error_code, const std::string& reason) {
   ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
                                                       &ccerr, now());
   if (n > 0) {
-    (void)socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
-                        {tx_.data(), static_cast<size_t>(n)});
+    (void)socket_for(ps.path.local)
+        .send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
+              {tx_.data(), static_cast<size_t>(n)});
   }
   CloseInfo info;
   info.application = true;
@@ -332,16 +341,65 @@ bool QuicClient::initiate_key_update() {
 }
 
 bool QuicClient::migrate() {
-  if (!conn_ || closed_) return false;
-  auto fresh =
-      std::make_unique<UdpSocket>(local_host_for(options_.host, options_.ipv6), 0, options_.ipv6);
+  return migrate_to(socket_->local_address().host(), 0, false);
+}
+
+bool QuicClient::migrate_to(const std::string& host, uint16_t port, bool validate_first) {
+  if (!conn_ || closed_ || probe_) return false;
+  std::unique_ptr<UdpSocket> fresh;
+  try {
+    fresh = std::make_unique<UdpSocket>(host, port, options_.ipv6);
+  } catch (const std::runtime_error& e) {
+    error_ = e.what();
+    return false;
+  }
   const SockAddr& local = fresh->local_address();
   ngtcp2_path path{
       {const_cast<sockaddr*>(local.sa()), local.len}, {remote_.sa(), remote_.len}, nullptr};
-  if (ngtcp2_conn_initiate_immediate_migration(conn_, &path, now()) != 0) return false;
+  if (validate_first) {
+    if (ngtcp2_conn_initiate_migration(conn_, &path, now()) != 0) return false;
+    probe_ = std::move(fresh);
+  } else {
+    if (ngtcp2_conn_initiate_immediate_migration(conn_, &path, now()) != 0) return false;
+    socket_ = std::move(fresh);
+    nat_local_.reset();
+  }
+  write_packets();
+  return true;
+}
+
+bool QuicClient::rebind(const std::string& host, uint16_t port) {
+  if (!conn_ || closed_ || probe_) return false;
+  std::unique_ptr<UdpSocket> fresh;
+  try {
+    fresh = std::make_unique<UdpSocket>(host, port, options_.ipv6);
+  } catch (const std::runtime_error& e) {
+    error_ = e.what();
+    return false;
+  }
+  const ngtcp2_path* path = ngtcp2_conn_get_path(conn_);
+  if (!nat_local_) nat_local_ = SockAddr::copy_of(path->local.addr, path->local.addrlen);
   socket_ = std::move(fresh);
   write_packets();
   return true;
+}
+
+UdpSocket& QuicClient::socket_for(const ngtcp2_addr& local) {
+  if (probe_ && probe_->local_address().same_as(local.addr)) return *probe_;
+  return *socket_;
+}
+
+void QuicClient::settle_migration() {
+  if (!probe_ || !conn_) return;
+  if (probe_failed_) {
+    probe_.reset();
+    probe_failed_ = false;
+    return;
+  }
+  if (probe_->local_address().same_as(ngtcp2_conn_get_path(conn_)->local.addr)) {
+    socket_ = std::move(probe_);
+    nat_local_.reset();
+  }
 }
 
 int QuicClient::fd() const {
@@ -358,10 +416,11 @@ bool QuicClient::poll(std::chrono::milliseconds timeout) {
   const Timestamp expiry = next_timeout();
   const Timestamp t = now();
   if (expiry != UINT64_MAX) wait = std::min(wait, expiry > t ? expiry - t : 0);
-  pollfd p{socket_->fd(), POLLIN, 0};
+  std::array<pollfd, 2> p{pollfd{socket_->fd(), POLLIN, 0}, pollfd{-1, POLLIN, 0}};
+  if (probe_) p[1].fd = probe_->fd();
   // Round up: waking a little late is harmless, waking early just spins once more.
   int ms = static_cast<int>((wait + kNanosPerMilli - 1) / kNanosPerMilli);
-  if (::poll(&p, 1, ms) > 0) on_readable();
+  if (::poll(p.data(), p.size(), ms) > 0) on_readable();
   if (!closed_ && next_timeout() <= now()) on_timer();
   if (!closed_) write_packets();
   return !closed_;
@@ -391,14 +450,23 @@ void QuicClient::on_timer() {
   }
   if (rv != 0)
     return finish_closed(std::string("ngtcp2_conn_handle_expiry: ") + ngtcp2_strerror(rv));
+  settle_migration();  // a path validation may have timed out
   write_packets();
 }
 
 void QuicClient::read_datagrams() {
+  read_from(*socket_);
+  if (probe_) read_from(*probe_);
+  settle_migration();
+}
+
+void QuicClient::read_from(UdpSocket& sock) {
   for (int i = 0; i < 64 && !closed_; ++i) {
-    auto d = socket_->receive(rx_);
+    auto d = sock.receive(rx_);
     if (!d) return;
-    ngtcp2_path path{{d->local.sa(), d->local.len}, {d->remote.sa(), d->remote.len}, nullptr};
+    // Behind a "NAT" (rebind()) ngtcp2 keeps seeing its old local address.
+    SockAddr& local = nat_local_ && &sock == socket_.get() ? *nat_local_ : d->local;
+    ngtcp2_path path{{local.sa(), local.len}, {d->remote.sa(), d->remote.len}, nullptr};
     ngtcp2_pkt_info pi{};
     pi.ecn = d->ecn;
     int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, d->data.data(), d->data.size(), now());
@@ -438,8 +506,9 @@ bool QuicClient::handle_read_error(int rv) {
   ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
                                                       &ccerr, now());
   if (n > 0) {
-    (void)socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
-                        {tx_.data(), static_cast<size_t>(n)});
+    (void)socket_for(ps.path.local)
+        .send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
+              {tx_.data(), static_cast<size_t>(n)});
   }
   CloseInfo info;
   info.code = ccerr.error_code;
@@ -501,11 +570,12 @@ void QuicClient::write_packets() {
     }
     account();
     if (n == 0) break;
-    auto r = socket_->send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, pi.ecn,
-                           {tx_.data(), static_cast<size_t>(n)});
+    UdpSocket& sock = socket_for(ps.path.local);
+    auto r = sock.send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, pi.ecn,
+                       {tx_.data(), static_cast<size_t>(n)});
     if (r == UdpSocket::SendResult::kBlocked) {
       // Loopback with a full socket buffer: wait briefly; a lost datagram is retransmitted.
-      pollfd p{socket_->fd(), POLLOUT, 0};
+      pollfd p{sock.fd(), POLLOUT, 0};
       (void)::poll(&p, 1, 100);
     }
   }
@@ -582,6 +652,16 @@ int QuicClient::cb_recv_new_token(std::span<const uint8_t> token) {
 
 int QuicClient::cb_recv_stateless_reset() {
   stateless_reset_ = true;
+  return 0;
+}
+
+int QuicClient::cb_path_validation(const ngtcp2_path* path, bool succeeded) {
+  if (succeeded) {
+    ++path_validations_ok_;
+  } else {
+    ++path_validations_failed_;
+    if (probe_ && probe_->local_address().same_as(path->local.addr)) probe_failed_ = true;
+  }
   return 0;
 }
 

@@ -36,6 +36,10 @@ struct QuicClientOptions {
   std::string host = "127.0.0.1";  // numeric server address
   uint16_t port = 14567;
   bool ipv6 = false;
+  // Local address to bind (numeric, same family). Empty: the loopback address when the server is
+  // on loopback, else the wildcard address. local_port 0 = kernel-chosen.
+  std::string local_host;
+  uint16_t local_port = 0;
   TlsClientOptions tls;  // ca_file or insecure, server_name, optional client certificate, alpn
   uint32_t version = NGTCP2_PROTO_VER_V1;  // an unsupported one provokes Version Negotiation
   Timestamp idle_timeout = 30 * kNanosPerSecond;
@@ -115,15 +119,37 @@ class QuicClient {
   void drop();
   // Starts a TLS key update (after the handshake is confirmed). False if ngtcp2 refused.
   bool initiate_key_update();
-  // Rebinds to a new local UDP port and tells ngtcp2 (the server sees a migration).
+  // Connection migration (RFC 9000 section 9), all keeping the connection (and so the MQTT
+  // session on it). False if ngtcp2 refused (e.g. handshake not confirmed yet, or no spare
+  // connection ID from the server yet) or the new socket could not be bound.
+  //
+  // migrate(): a new local port on the same address, switched to at once (immediate migration;
+  // the server validates the new path while already using it).
   bool migrate();
+  // A new local address (numeric, same family) and port (0 = kernel-chosen). validate_first:
+  // ngtcp2_conn_initiate_migration: PATH_CHALLENGE on the new path while traffic stays on the
+  // old one; the client switches once the PATH_RESPONSE arrives (migration_pending() until then;
+  // poll() reads both sockets meanwhile). Otherwise immediate migration as migrate().
+  bool migrate_to(const std::string& host, uint16_t port = 0, bool validate_first = true);
+  // NAT rebinding: the socket moves to host:port but ngtcp2 is NOT told; it keeps believing in
+  // its old local address, as behind a NAT that changed the mapping. The server sees packets
+  // from a new address and must validate that path itself.
+  bool rebind(const std::string& host, uint16_t port = 0);
+  // A validating migrate_to() still waits for its PATH_RESPONSE.
+  bool migration_pending() const { return probe_ != nullptr; }
+  // The address the current socket is really bound to.
+  const SockAddr& local_address() const { return socket_->local_address(); }
+  // Path validations ngtcp2 reported (either side's migration) as succeeded / failed.
+  int path_validations_succeeded() const { return path_validations_ok_; }
+  int path_validations_failed() const { return path_validations_failed_; }
 
   // Processes whatever arrives within `timeout`, runs due timers, writes. False once closed.
   bool poll(std::chrono::milliseconds timeout);
   // Polls until `pred` holds (true) or `timeout` passes / the connection closes (false).
   bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
-  // Own-loop integration.
+  // Own-loop integration (not during a validating migrate_to(): then only poll() reads the
+  // probe socket).
   int fd() const;
   Timestamp next_timeout() const;
   void on_readable();
@@ -140,6 +166,7 @@ class QuicClient {
   int cb_get_new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen);
   int cb_recv_new_token(std::span<const uint8_t> token);
   int cb_recv_stateless_reset();
+  int cb_path_validation(const ngtcp2_path* path, bool succeeded);
   void cb_qlog(uint32_t flags, const void* data, size_t len);
   ngtcp2_conn* cb_get_conn() const { return conn_; }
 
@@ -160,6 +187,13 @@ class QuicClient {
   void read_datagrams();
   bool handle_read_error(int rv);
   void write_packets();
+  // The socket a packet on `local` goes out of: the probe socket for the path being validated,
+  // else the current one.
+  UdpSocket& socket_for(const ngtcp2_addr& local);
+  // After ngtcp2 calls: promote the probe socket once ngtcp2 moved to its path, or drop it once
+  // its validation failed.
+  void settle_migration();
+  void read_from(UdpSocket& sock);
   void finish_closed(const std::string& why);
   Stream* find(int64_t id);
   const Stream* find(int64_t id) const;
@@ -168,6 +202,12 @@ class QuicClient {
   QuicClock& clock_;
   std::unique_ptr<TlsClientContext> tls_ctx_;
   std::unique_ptr<UdpSocket> socket_;
+  std::unique_ptr<UdpSocket> probe_;  // the new path of a validating migrate_to()
+  bool probe_failed_ = false;         // its validation failed (settle_migration drops it)
+  // rebind(): datagrams are presented to ngtcp2 as arriving on this (its old) local address.
+  std::optional<SockAddr> nat_local_;
+  int path_validations_ok_ = 0;
+  int path_validations_failed_ = 0;
   SockAddr remote_;
   ngtcp2_conn* conn_ = nullptr;
   gnutls_session_t tls_ = nullptr;

@@ -18,6 +18,17 @@ namespace {
 // congestion window usually stop a burst earlier).
 constexpr size_t kMaxPacketsPerWrite = 64;
 
+// Largest UDP payload we write (>= settings.max_tx_udp_payload_size, ngtcp2's 1452).
+constexpr size_t kMaxUdpPayload = 1500;
+
+// The packets of one write burst, before they leave as one GSO batch (or one by one). Shared by
+// every connection of the thread: a batch never outlives write_packets(), so connections need
+// no send buffer of their own.
+std::span<uint8_t> batch_buffer() {
+  thread_local std::vector<uint8_t> buf(UdpSocket::kMaxGsoBytes);
+  return buf;
+}
+
 std::shared_ptr<spdlog::logger> qlog() {
   return log::get("quic");
 }
@@ -69,6 +80,11 @@ int handshake_completed(ngtcp2_conn*, void* ud) noexcept {
   return self(ud)->cb_handshake_completed();
 }
 
+int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path* path,
+                    ngtcp2_path_validation_result res, void* ud) noexcept {
+  return self(ud)->cb_path_validation(path, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
+}
+
 void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
   self(ud)->cb_qlog(flags, data, len);
 }
@@ -118,6 +134,7 @@ ngtcp2_callbacks server_callbacks() {
   cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
   cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
   cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+  cb.path_validation = path_validation;
   return cb;
 }
 
@@ -558,6 +575,22 @@ int QuicConnection::cb_handshake_completed() {
   return 0;
 }
 
+int QuicConnection::cb_path_validation(const ngtcp2_path* path, bool succeeded) {
+  // The client migrated or its NAT rebound: ngtcp2 validated (or failed to validate) the new
+  // path. Routing is by CID, and every packet goes out on the path ngtcp2 returns, so nothing
+  // else changes here; the line is for operators (and the migration tests).
+  const SockAddr local = SockAddr::copy_of(path->local.addr, path->local.addrlen);
+  const SockAddr remote = SockAddr::copy_of(path->remote.addr, path->remote.addrlen);
+  if (succeeded) {
+    qlog()->info("{}: path validated: client now at {} (server {})", log_id_, remote.to_string(),
+                 local.to_string());
+  } else {
+    qlog()->info("{}: path validation failed for client at {} (server {})", log_id_,
+                 remote.to_string(), local.to_string());
+  }
+  return 0;
+}
+
 void QuicConnection::cb_qlog(uint32_t flags, const void* data, size_t len) {
   if (!qlog_) return;
   if (len != 0) (void)std::fwrite(data, 1, len, qlog_);
@@ -693,12 +726,44 @@ void QuicConnection::on_stream_sent(QuicStream& s, ngtcp2_ssize ndatalen, uint32
 }
 
 bool QuicConnection::flush_blocked() {
-  if (!blocked_) return true;
-  auto r = host_.socket().send(blocked_->remote.sa(), blocked_->remote.len, blocked_->local.sa(),
-                               blocked_->ecn, blocked_->data);
-  if (r == UdpSocket::SendResult::kBlocked) return false;
-  blocked_.reset();
+  while (!blocked_.empty()) {
+    Blocked& b = blocked_.front();
+    size_t sent = 0;
+    auto r = host_.socket().send_segments(b.remote.sa(), b.remote.len, b.local.sa(), b.ecn, b.data,
+                                          b.segment_size, &sent);
+    if (r == UdpSocket::SendResult::kBlocked) {
+      b.data.erase(b.data.begin(), b.data.begin() + static_cast<std::ptrdiff_t>(sent));
+      return false;
+    }
+    blocked_.erase(blocked_.begin());
+  }
   return true;
+}
+
+bool QuicConnection::send_batch(const ngtcp2_path& path, uint8_t ecn, std::span<const uint8_t> data,
+                                size_t segment_size) {
+  UdpSocket& sock = host_.socket();
+  size_t sent = 0;
+  if (blocked_.empty()) {  // else keep the order: behind what is already waiting
+    const bool had_gso = sock.gso();
+    auto r = sock.send_segments(path.remote.addr, path.remote.addrlen, path.local.addr, ecn, data,
+                                segment_size, &sent);
+    if (had_gso && !sock.gso()) {
+      qlog()->warn(
+          "{}: the kernel refused UDP GSO ({}); this listener sends datagrams one by one "
+          "from now on",
+          log_id_, std::strerror(sock.gso_error()));
+    }
+    if (r != UdpSocket::SendResult::kBlocked) return true;
+  }
+  Blocked b;
+  b.data.assign(data.begin() + static_cast<std::ptrdiff_t>(sent), data.end());
+  b.remote = SockAddr::copy_of(path.remote.addr, path.remote.addrlen);
+  b.local = SockAddr::copy_of(path.local.addr, path.local.addrlen);
+  b.ecn = ecn;
+  b.segment_size = segment_size;
+  blocked_.push_back(std::move(b));
+  return false;
 }
 
 void QuicConnection::write_packets() {
@@ -708,13 +773,34 @@ void QuicConnection::write_packets() {
     write_ev_.start();  // the socket is full: wait until it is writable
     return;
   }
+  // Packets are written one after the other into the batch buffer and leave in batches: with GSO
+  // consecutive packets of one path, one ECN marking and one size (the last may be shorter) go
+  // as one sendmsg; without GSO a batch is one packet.
+  const std::span<uint8_t> buf = batch_buffer();
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
   ngtcp2_pkt_info pi{};
   const Timestamp ts = now();
-  const size_t max_udp = std::min(ngtcp2_conn_get_max_tx_udp_payload_size(conn_), tx_.size());
+  const size_t max_udp = std::min(ngtcp2_conn_get_max_tx_udp_payload_size(conn_), kMaxUdpPayload);
   const size_t max_pkts =
       std::clamp<size_t>(ngtcp2_conn_get_send_quantum(conn_) / max_udp, 1, kMaxPacketsPerWrite);
+  const size_t max_batch =
+      host_.socket().gso() ? std::clamp<size_t>(buf.size() / max_udp, 1, UdpSocket::kMaxSegments)
+                           : 1;
+  ngtcp2_path_storage batch_ps;
+  ngtcp2_path_storage_zero(&batch_ps);
+  uint8_t batch_ecn = 0;
+  size_t used = 0;     // bytes of the batch in buf
+  size_t count = 0;    // packets in the batch
+  size_t segment = 0;  // size of its first packet
+  bool blocked = false;
+  auto flush = [&] {
+    if (count != 0 && !send_batch(batch_ps.path, batch_ecn, buf.first(used), segment)) {
+      blocked = true;
+    }
+    used = 0;
+    count = 0;
+  };
   std::vector<int64_t> stuck;  // streams ngtcp2 cannot take data from in this burst
   size_t pkts = 0;
   for (;;) {
@@ -740,8 +826,8 @@ void QuicConnection::write_packets() {
       if (s->fin_requested_ && total == s->send_.unsent()) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
     }
     ngtcp2_ssize ndatalen = -1;
-    ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, tx_.data(), max_udp, &ndatalen,
-                                               flags, sid, vecs.data(), nvec, ts);
+    ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, buf.data() + used, max_udp,
+                                               &ndatalen, flags, sid, vecs.data(), nvec, ts);
     if (n < 0) {
       if (n == NGTCP2_ERR_WRITE_MORE) {
         if (s) on_stream_sent(*s, ndatalen, flags);
@@ -763,25 +849,31 @@ void QuicConnection::write_packets() {
     }
     if (s) on_stream_sent(*s, ndatalen, flags);
     if (n == 0) break;  // nothing left, or congestion / pacing limited (the timer resumes)
-    auto r = host_.socket().send(ps.path.remote.addr, ps.path.remote.addrlen, ps.path.local.addr,
-                                 pi.ecn, {tx_.data(), static_cast<size_t>(n)});
-    if (r == UdpSocket::SendResult::kBlocked) {
-      Blocked b;
-      b.data.assign(tx_.data(), tx_.data() + n);
-      std::memcpy(&b.remote.storage, ps.path.remote.addr, ps.path.remote.addrlen);
-      b.remote.len = ps.path.remote.addrlen;
-      std::memcpy(&b.local.storage, ps.path.local.addr, ps.path.local.addrlen);
-      b.local.len = ps.path.local.addrlen;
-      b.ecn = static_cast<uint8_t>(pi.ecn);
-      blocked_ = std::move(b);
+    const size_t len = static_cast<size_t>(n);
+    if (count != 0 &&
+        (!ngtcp2_path_eq(&batch_ps.path, &ps.path) || pi.ecn != batch_ecn || len > segment)) {
+      // This packet cannot join the batch: send the batch, and the packet starts the next one.
+      const size_t at = used;
+      flush();
+      std::memmove(buf.data(), buf.data() + at, len);
+    }
+    if (count == 0) {
+      ngtcp2_path_copy(&batch_ps.path, &ps.path);
+      batch_ecn = static_cast<uint8_t>(pi.ecn);
+      segment = len;
+    }
+    used += len;
+    ++count;
+    if (len < segment || count >= max_batch) flush();  // a short packet ends a GSO batch
+    if (blocked || ++pkts >= max_pkts) {
+      // Blocked: wait until writable. Else more on the next loop iteration, after other
+      // connections had a turn.
       write_ev_.start();
       break;
     }
-    if (++pkts >= max_pkts) {
-      write_ev_.start();  // more on the next loop iteration, after other connections had a turn
-      break;
-    }
   }
+  flush();
+  if (blocked) write_ev_.start();
   ngtcp2_conn_update_pkt_tx_time(conn_, ts);
   maybe_finish_graceful_close();
   arm_timer();

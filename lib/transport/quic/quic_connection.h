@@ -174,6 +174,7 @@ class QuicConnection final : public transport::OwnedConnection {
   int cb_get_new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen);
   int cb_remove_connection_id(const ngtcp2_cid* cid);
   int cb_handshake_completed();
+  int cb_path_validation(const ngtcp2_path* path, bool succeeded);
   void cb_qlog(uint32_t flags, const void* data, size_t len);
   ngtcp2_conn* cb_get_conn() const { return conn_; }
 
@@ -215,7 +216,12 @@ class QuicConnection final : public transport::OwnedConnection {
   bool after_io();
   // Writes packets until ngtcp2 has nothing more, the socket blocks, or the burst limit.
   void write_packets();
+  // Sends parked batches; false while the socket is still full.
   bool flush_blocked();
+  // Sends packets of one path and ECN marking, `segment_size` each (the last may be shorter),
+  // as one GSO send or one by one; what the full socket refuses is parked (false).
+  bool send_batch(const ngtcp2_path& path, uint8_t ecn, std::span<const uint8_t> data,
+                  size_t segment_size);
   void arm_timer();
   void schedule_write() { write_ev_.start(); }
 
@@ -258,15 +264,17 @@ class QuicConnection final : public transport::OwnedConnection {
   ngtcp2_path_storage close_path_{};
   uint64_t packets_while_closing_ = 0;
   bool skip_closing_period_ = false;  // terminate(): send CONNECTION_CLOSE once, then go
-  // A packet the socket refused with EAGAIN, re-sent when it becomes writable.
+  // Packets the socket refused with EAGAIN (a batch, or its unsent tail), re-sent in order when
+  // it becomes writable. (Packets are written into a per-thread batch buffer, batch_buffer() in
+  // the .cc, so a connection holds no send buffer while idle.)
   struct Blocked {
     std::vector<uint8_t> data;
     SockAddr remote;
     SockAddr local;
     uint8_t ecn = 0;
+    size_t segment_size = 0;  // datagram size within `data` (the last may be shorter)
   };
-  std::optional<Blocked> blocked_;
-  std::array<uint8_t, 1500> tx_{};  // >= settings.max_tx_udp_payload_size (ngtcp2's 1452)
+  std::vector<Blocked> blocked_;
   FILE* qlog_ = nullptr;
   transport::TimerWatcher timer_;
   transport::IoWatcher write_ev_;

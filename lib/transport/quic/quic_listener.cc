@@ -46,6 +46,7 @@ QuicListener::QuicListener(transport::EvLoop& loop, QuicListenerOptions options,
     secret_.resize(32);
     secure_random(secret_);
   }
+  socket_.set_gso(options_.gso);
   read_io_.set(socket_.fd(), EV_READ);
 }
 

@@ -54,6 +54,9 @@ struct QuicListenerOptions {
   // 32 random bytes per process (a restarted server then cannot reset its predecessor's
   // connections or accept its tokens).
   std::vector<uint8_t> static_secret;
+  // UDP GSO for the connections' write bursts (UdpSocket::set_gso). lib/config turns it on by
+  // default; off here so that tests opt in.
+  bool gso = false;
 };
 
 class QuicListener final : public ConnectionHost {

@@ -5,8 +5,15 @@
 // (IP_PKTINFO / IPV6_RECVPKTINFO, so a wildcard-bound server answers from the right address) and
 // its ECN bits (IP_RECVTOS / IPV6_RECVTCLASS), which ngtcp2 needs for ECN validation.
 // Send side: a datagram goes to the path ngtcp2 chose (remote address, local address as pktinfo)
-// with the ECN marking ngtcp2 asked for. Don't-fragment is on (IP_MTU_DISCOVER = PMTUDISC_DO) so
-// ngtcp2's path-MTU probes are real probes, not silently fragmented.
+// with the ECN marking ngtcp2 asked for, carried per datagram as a cmsg (IP_TOS / IPV6_TCLASS), so
+// packets with different markings need no setsockopt in between. Don't-fragment is on
+// (IP_MTU_DISCOVER = PMTUDISC_DO) so ngtcp2's path-MTU probes are real probes, not silently
+// fragmented.
+// GSO (off unless set_gso(true)): send_segments() hands the kernel several datagrams of one size
+// (the last may be shorter) in one sendmsg with UDP_SEGMENT, which the kernel splits; one system
+// call and one trip down the stack instead of N. If the kernel refuses UDP_SEGMENT (EIO: the
+// device cannot checksum-offload; EINVAL: an old kernel), GSO turns itself off for good and the
+// datagrams go one by one (gso_error() says why, for the caller's log).
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,8 +38,14 @@ struct SockAddr {
   void set_port(uint16_t port);
   // "127.0.0.1:50312" / "[::1]:50312".
   std::string to_string() const;
+  // The numeric address alone: "127.0.0.1" / "::1" ("?" for another family).
+  std::string host() const;
   // Numeric host ("127.0.0.1", "::1") and port; nullopt if `host` is not a numeric address.
   static std::optional<SockAddr> from(const std::string& host, uint16_t port, bool ipv6);
+  // A copy of `len` bytes of `sa` (e.g. an ngtcp2_addr).
+  static SockAddr copy_of(const sockaddr* sa, socklen_t len);
+  // Same family, address and port (padding such as sin_zero ignored).
+  bool same_as(const sockaddr* other) const;
 };
 
 struct Datagram {
@@ -69,14 +82,37 @@ class UdpSocket {
   // bits `ecn`.
   SendResult send(const sockaddr* remote, socklen_t remote_len, const sockaddr* local, uint8_t ecn,
                   std::span<const uint8_t> data);
+  // Sends `data` as consecutive datagrams of `segment_size` bytes (the last may be shorter), all
+  // on the same path with the same ECN bits: one sendmsg with UDP_SEGMENT when GSO is on, else
+  // one by one. `*sent` = bytes dealt with: on kBlocked the caller keeps data[*sent..] for when
+  // the socket is writable; on kSent / kFailed everything (a failed datagram is lost, the others
+  // still went out). At most kMaxSegments segments and kMaxGsoBytes bytes.
+  SendResult send_segments(const sockaddr* remote, socklen_t remote_len, const sockaddr* local,
+                           uint8_t ecn, std::span<const uint8_t> data, size_t segment_size,
+                           size_t* sent);
+  static constexpr size_t kMaxSegments = 64;     // the kernel's UDP_MAX_SEGMENTS
+  static constexpr size_t kMaxGsoBytes = 65000;  // a GSO send is one IP packet before splitting
+
+  void set_gso(bool on) { gso_ = on && gso_error_ == 0; }
+  bool gso() const { return gso_; }
+  // errno of the kernel's refusal of UDP_SEGMENT (GSO is then off for good); 0 = none.
+  int gso_error() const { return gso_error_; }
+  // sendmsg calls with UDP_SEGMENT that the kernel took, and the datagrams they carried.
+  uint64_t gso_sends() const { return gso_sends_; }
+  uint64_t gso_datagrams() const { return gso_datagrams_; }
 
  private:
-  void set_ecn(uint8_t ecn);
+  // One sendmsg; `segment_size` 0 = no UDP_SEGMENT. Returns 0 or errno.
+  int send_one(const sockaddr* remote, socklen_t remote_len, const sockaddr* local, uint8_t ecn,
+               std::span<const uint8_t> data, uint16_t segment_size);
 
   int fd_ = -1;
   bool ipv6_ = false;
   SockAddr local_;
-  uint8_t ecn_ = 0;  // TOS / traffic class currently set on the socket
+  bool gso_ = false;
+  int gso_error_ = 0;
+  uint64_t gso_sends_ = 0;
+  uint64_t gso_datagrams_ = 0;
 };
 
 }  // namespace mquictt::quic

@@ -282,6 +282,7 @@ TEST(ConfigQuic, DefaultsWithoutQuicBlock) {
   EXPECT_EQ(q.retry, RetryPolicy::kNever);
   EXPECT_TRUE(q.qlog_dir.empty());
   EXPECT_TRUE(q.static_secret_file.empty());
+  EXPECT_TRUE(q.gso);
 }
 
 TEST(ConfigQuic, EveryKey) {
@@ -309,6 +310,7 @@ TEST(ConfigQuic, EveryKey) {
       retry: always
       qlog_dir: /tmp/qlog
       static_secret_file: /etc/mquictt/quic.secret
+      gso: false
 )");
   const ListenerConfig& l = r.config.listeners[0];
   EXPECT_TRUE(l.ipv6);
@@ -329,6 +331,7 @@ TEST(ConfigQuic, EveryKey) {
   EXPECT_EQ(q.retry, RetryPolicy::kAlways);
   EXPECT_EQ(q.qlog_dir, "/tmp/qlog");
   EXPECT_EQ(q.static_secret_file, "/etc/mquictt/quic.secret");
+  EXPECT_FALSE(q.gso);
 }
 
 TEST(ConfigQuic, RetryWhenHandshakesAbove) {

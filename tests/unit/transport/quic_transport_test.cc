@@ -146,6 +146,41 @@ TEST_F(QuicTransport, HandshakeAndBytesBothWays) {
   EXPECT_TRUE(pump(*c, [&] { return records_[0].stream->pending_bytes() == 0; }));
 }
 
+// With GSO on, the server's bursts leave as UDP_SEGMENT sends and still arrive intact; off, it
+// never uses GSO.
+TEST_F(QuicTransport, GsoBurstsArriveIntact) {
+  for (const bool gso : {true, false}) {
+    records_.clear();
+    auto o = default_options();
+    o.gso = gso;
+    start(o);
+    auto c = connected();
+    auto sid = *c->open_stream();
+    c->send(sid, span_of("go"));
+    ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "go"; }));
+    auto big = pattern(2 * 1000 * 1000, 11);
+    records_[0].stream->write_shared(std::make_shared<const std::vector<uint8_t>>(big));
+    std::string got;
+    ASSERT_TRUE(pump(*c, [&] {
+      got += received(*c, sid);
+      return got.size() >= big.size();
+    }));
+    EXPECT_EQ(got, std::string(big.begin(), big.end()));
+    const UdpSocket& sock = listener_->socket();
+    if (gso) {
+      EXPECT_TRUE(sock.gso()) << "the kernel refused GSO: " << sock.gso_error();
+      EXPECT_GT(sock.gso_sends(), 0u);
+      // Batches of more than one datagram (else GSO would be pointless).
+      EXPECT_GT(sock.gso_datagrams(), 2 * sock.gso_sends());
+    } else {
+      EXPECT_EQ(sock.gso_sends(), 0u);
+    }
+    c->close();
+    handlers_.clear();
+    listener_.reset();
+  }
+}
+
 TEST_F(QuicTransport, LargeUploadArrivesInOrder) {
   start();
   auto c = connected();
@@ -793,6 +828,42 @@ TEST_F(QuicTransport, ClientMigrationKeepsTheConnection) {
   ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
   records_[0].stream->write(span_of("back"));
   ASSERT_TRUE(pump(*c, [&] { return c->available(sid) == 4; }));
+}
+
+// Another loopback address (127.0.0.0/8 is all local): the client probes the new path first and
+// moves once it is validated; the connection carries on. (Across real interfaces:
+// tests/netns/migration_test.cc.)
+TEST_F(QuicTransport, ClientMigratesToANewAddressAfterPathValidation) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("one"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  ASSERT_TRUE(pump(*c, [&] { return c->migrate_to("127.0.0.2", 0, true); })) << c->error();
+  EXPECT_TRUE(c->migration_pending());
+  ASSERT_TRUE(pump(*c, [&] { return !c->migration_pending(); }));
+  EXPECT_EQ(c->local_address().host(), "127.0.0.2");
+  EXPECT_GE(c->path_validations_succeeded(), 1);
+  c->send(sid, span_of("two"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
+  records_[0].stream->write(span_of("back"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(sid) == 4; }));
+}
+
+// NAT rebinding: the client's socket moves without its ngtcp2 knowing; the server notices the
+// new address on the next packet, validates it and answers there.
+TEST_F(QuicTransport, NatRebindingKeepsTheConnection) {
+  start();
+  auto c = connected();
+  auto sid = *c->open_stream();
+  c->send(sid, span_of("one"));
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  ASSERT_TRUE(c->rebind("127.0.0.3")) << c->error();
+  c->send(sid, span_of("two"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
+  records_[0].stream->write(span_of("back"));
+  ASSERT_TRUE(pump(*c, [&] { return c->available(sid) == 4; }));
+  EXPECT_EQ(c->local_address().host(), "127.0.0.3");
 }
 
 TEST_F(QuicTransport, ClientCertificateIdentity) {
