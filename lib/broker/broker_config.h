@@ -57,6 +57,10 @@ struct ListenerInfo {
   std::string name;              // "tcp", "tls", "quic", or the configured name
   std::string transport;         // "tcp" | "tls" | "quic"
   uint32_t max_connections = 0;  // 0 = unlimited
+  // Highest PUBLISH QoS processed while a stream's input is early data (ByteStream::early_data(),
+  // QUIC 0-RTT); a PUBLISH above it is held until the handshake completes (protocol_handler.h
+  // "Early data").
+  uint8_t early_data_max_publish_qos = 0;
 };
 
 }  // namespace mquictt::broker

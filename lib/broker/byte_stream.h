@@ -62,6 +62,13 @@ class ByteStream {
   // Identity from a verified client certificate (CN), empty if none. Used for
   // use_identity_as_username.
   virtual std::string tls_identity() const { return {}; }
+  // True while what on_data() delivers may be a replay: the bytes came as TLS 1.3 early data
+  // (QUIC 0-RTT) and the handshake that proves the peer is live and holds the keys has not
+  // completed. An attacker can resend a captured 0-RTT flight, but such a connection never
+  // completes its handshake. When it completes, every stream's handler gets
+  // on_early_data_confirmed() (if it received anything before); a connection that dies first
+  // only gets on_closed(). Transports without early data always return false.
+  virtual bool early_data() const { return false; }
 };
 
 class ByteStreamHandler {
@@ -73,6 +80,9 @@ class ByteStreamHandler {
   virtual void on_writable() = 0;
   // Last call; see above.
   virtual void on_closed(CloseCause cause) = 0;
+  // The handshake completed: bytes delivered while early_data() was true are confirmed (not a
+  // replay), and early_data() is false from now on. Same call rules as on_writable().
+  virtual void on_early_data_confirmed() {}
   // The peer opened another stream of this handler's connection (MQTT over QUIC data streams).
   // Returns its handler, which the transport owns and drives under the same rules as this one
   // (`stream` outlives it up to its on_closed()), or nullptr to refuse the stream (the transport

@@ -21,6 +21,10 @@ void DataStreamHandler::on_writable() {
   if (conn_) conn_->on_stream_writable(*this);
 }
 
+void DataStreamHandler::on_early_data_confirmed() {
+  if (conn_) conn_->release_held(ep_);
+}
+
 void DataStreamHandler::on_closed(CloseCause cause) {
   if (ProtocolHandler* c = std::exchange(conn_, nullptr)) c->on_stream_closed(*this, cause);
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "broker/byte_stream.h"
 #include "broker/message.h"
@@ -38,6 +39,10 @@ struct StreamEndpoint {
   // False once a data stream was let go (closed after an error, or the peer ended it): its
   // remaining input is ignored. The control stream's life is the connection's (state_).
   bool open = true;
+  // A frame that arrived as early data and may not be processed before the handshake completes
+  // (protocol_handler.h "Early data"): it and everything behind it on this stream wait. Null when
+  // nothing is held (the common case costs one pointer).
+  std::unique_ptr<std::vector<uint8_t>> held;
 };
 
 class DataStreamHandler final : public ByteStreamHandler {
@@ -54,6 +59,7 @@ class DataStreamHandler final : public ByteStreamHandler {
   void on_data(std::span<const uint8_t> bytes) override;
   void on_writable() override;
   void on_closed(CloseCause cause) override;
+  void on_early_data_confirmed() override;
 
   // --- For ProtocolHandler ---
   StreamEndpoint& endpoint() { return ep_; }

@@ -43,6 +43,7 @@ ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
     : broker_(&broker),
       id_(connection_id),
       listener_name_(listener.name),
+      early_data_max_qos_(listener.early_data_max_publish_qos),
       control_(stream, kControlStream, max_packet_size(*config)) {
   cs_.config = std::move(config);
   last_packet_ms_ = broker.now();
@@ -109,15 +110,56 @@ void ProtocolHandler::input(StreamEndpoint& in, std::span<const uint8_t> bytes) 
 }
 
 void ProtocolHandler::process_frames(StreamEndpoint& in) {
-  while (state_ != State::kClosed && in.open) {
+  while (state_ != State::kClosed && in.open && !in.held) {
     auto next = in.splitter.next();
     if (!next) {
       fail_input(in, next.error());
       return;
     }
     if (!*next) break;
-    handle_frame(in, **next);
+    const std::span<const uint8_t> frame = **next;
+    if (in.stream.early_data() && !allowed_as_early_data(frame)) {
+      // Held with everything behind it until the handshake completes ("Early data").
+      in.held = std::make_unique<std::vector<uint8_t>>(frame.begin(), frame.end());
+      in.stream.set_reading(false);
+      if (broker_->log().should_log(spdlog::level::debug)) {
+        broker_->log().debug(
+            "early data: {} held until the handshake completes client_id={} "
+            "stream={}",
+            codec::packet_type_name(static_cast<PacketType>(frame[0] >> 4)), client_id_, in.tag);
+      }
+      return;
+    }
+    handle_frame(in, frame);
   }
+}
+
+bool ProtocolHandler::allowed_as_early_data(std::span<const uint8_t> frame) const {
+  switch (static_cast<PacketType>(frame[0] >> 4)) {
+    case PacketType::kConnect:
+    case PacketType::kSubscribe:
+    case PacketType::kUnsubscribe:
+    case PacketType::kPingReq:
+      return true;
+    case PacketType::kPublish:
+      return ((frame[0] >> 1) & 0x03) <= early_data_max_qos_;
+    default:
+      return false;
+  }
+}
+
+void ProtocolHandler::on_early_data_confirmed() {
+  release_held(control_);
+}
+
+void ProtocolHandler::release_held(StreamEndpoint& in) {
+  if (!in.held || state_ == State::kClosed || !broker_ || !in.open) return;
+  const std::unique_ptr<std::vector<uint8_t>> frame = std::move(in.held);
+  handle_frame(in, *frame);
+  process_frames(in);
+  if (state_ == State::kClosed) return;
+  apply_reading();
+  after_input();
 }
 
 void ProtocolHandler::after_input() {
@@ -531,10 +573,10 @@ void ProtocolHandler::activate_data_streams() {
 }
 
 void ProtocolHandler::apply_reading() {
-  control_.stream.set_reading(!reading_paused_);
+  control_.stream.set_reading(!reading_paused_ && !control_.held);
   const bool data = !reading_paused_ && state_ == State::kConnected;
   for (DataStreamHandler* ds : data_streams_)
-    ds->endpoint().stream.set_reading(data);
+    ds->endpoint().stream.set_reading(data && !ds->endpoint().held);
 }
 
 StreamEndpoint& ProtocolHandler::endpoint_for(StreamTag tag) {

@@ -71,6 +71,19 @@
 //     stops on all of them; a delivery is dropped (QoS 0) or queued (QoS 1/2) when its own stream
 //     is above it. The session queue is one FIFO, so a queued message for a slow stream also
 //     holds back the ones behind it.
+//
+// Early data (TLS 1.3 0-RTT, ByteStream::early_data()). Bytes that arrive before the transport's
+// handshake completed may be a replay of another client's first flight; a replayed connection
+// never completes its handshake. While a stream's input is early data, only packets whose
+// effect is harmless or idempotent when replayed are processed at once:
+//   CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, and PUBLISH up to the listener's
+//   early_data_max_publish_qos (ListenerInfo; default 0).
+// Any other packet (a PUBLISH above that QoS, the acks, DISCONNECT, AUTH) is held, in order, with
+// everything behind it on its stream: reading stops on that stream (QUIC withholds its credit,
+// so the flow-control window bounds what waits) until on_early_data_confirmed(), when the held
+// frame and the rest are processed as usual. If the connection dies first, they are dropped with
+// it. A frame's fate is decided by its first byte, before decoding; held frames are decoded (and
+// rejected if malformed) once released.
 
 #include <cstdint>
 #include <memory>
@@ -111,6 +124,7 @@ class ProtocolHandler final : public ByteStreamHandler {
   void on_data(std::span<const uint8_t> bytes) override;
   void on_writable() override;
   void on_closed(CloseCause cause) override;
+  void on_early_data_confirmed() override;
   // A data stream of this connection (see "Streams"); nullptr once the connection is closed.
   std::unique_ptr<ByteStreamHandler> add_stream(ByteStream& stream) override;
 
@@ -119,6 +133,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   void on_stream_writable(DataStreamHandler& ds);
   // The transport ended the stream (its on_closed(), or its destruction).
   void on_stream_closed(DataStreamHandler& ds, CloseCause cause);
+  // The handshake completed: processes the frame held on `in` (if any) and what follows it.
+  void release_held(StreamEndpoint& in);
 
   // --- Called by BrokerImpl ---
   uint64_t id() const { return id_; }
@@ -148,6 +164,8 @@ class ProtocolHandler final : public ByteStreamHandler {
   void input(StreamEndpoint& in, std::span<const uint8_t> bytes);
   void process_frames(StreamEndpoint& in);
   void handle_frame(StreamEndpoint& in, std::span<const uint8_t> frame);
+  // May this frame be processed while `in` delivers early data? (see "Early data")
+  bool allowed_as_early_data(std::span<const uint8_t> frame) const;
   // Allowed on a data stream? (see "Streams"); false after dealing with the packet otherwise.
   bool accept_on_data_stream(StreamEndpoint& in, codec::PacketType type);
   void handle_connect_frame(std::span<const uint8_t> frame);
@@ -222,6 +240,7 @@ class ProtocolHandler final : public ByteStreamHandler {
   std::string tls_identity_;
   State state_ = State::kAwaitConnect;
   bool version_known_ = false;  // cs_.version is the client's (a CONNACK can be sent)
+  uint8_t early_data_max_qos_;  // ListenerInfo::early_data_max_publish_qos
   ConnectionState cs_;
   StreamEndpoint control_;
   // Live data streams (owned by the transport; see data_stream.h), in the order they came.

@@ -502,6 +502,17 @@ constexpr Field<Q> kRetryFields[] = {
      }},
 };
 
+// `early_data: {...}`.
+constexpr Field<Q> kEarlyDataFields[] = {
+    {"enabled", [](Reader& r, const Item& i, Q& q) { r.boolean(i, q.early_data.enabled); }},
+    {"max_publish_qos",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 2, q.early_data.max_publish_qos); }},
+    {"anti_replay_window_ms",
+     [](Reader& r, const Item& i, Q& q) {
+       r.integer(i, 1000, 600'000, q.early_data.anti_replay_window_ms);
+     }},
+};
+
 constexpr Field<Q> kQuicFields[] = {
     {"idle_timeout_ms",
      [](Reader& r, const Item& i, Q& q) { r.integer(i, 0, 86'400'000, q.idle_timeout_ms); }},
@@ -552,6 +563,11 @@ constexpr Field<Q> kQuicFields[] = {
     {"gso", [](Reader& r, const Item& i, Q& q) { r.boolean(i, q.gso); }},
     {"static_secret_file",
      [](Reader& r, const Item& i, Q& q) { r.string(i, 4096, q.static_secret_file); }},
+    {"session_tickets", [](Reader& r, const Item& i, Q& q) { r.boolean(i, q.session_tickets); }},
+    // RFC 8446 4.6.1: at most 7 days.
+    {"ticket_lifetime_s",
+     [](Reader& r, const Item& i, Q& q) { r.integer(i, 60, 604'800, q.ticket_lifetime_s); }},
+    {"early_data", [](Reader& r, const Item& i, Q& q) { read_map<Q>(r, i, kEarlyDataFields, q); }},
 };
 
 bool valid_listener_name(std::string_view s) {
@@ -723,6 +739,7 @@ std::vector<std::string> known_keys() {
   add("listeners[].tls.", std::span(kTlsFields));
   add("listeners[].quic.", std::span(kQuicFields));
   add("listeners[].quic.retry.", std::span(kRetryFields));
+  add("listeners[].quic.early_data.", std::span(kEarlyDataFields));
   add("limits.", std::span(kLimitFields));
   add("mqtt.", std::span(kMqttFields));
   add("mqtt.shared_subscriptions.", std::span(kSharedFields));

@@ -93,6 +93,17 @@ struct QuicSettings {
   // bytes, e.g. from /dev/urandom). Empty: random per process, so a restarted server cannot
   // reset its predecessor's connections or accept its tokens.
   std::string static_secret_file;
+  // Session resumption: the server issues TLS session tickets (keys derive from
+  // static_secret_file when set, so tickets survive restarts). Off: every handshake is full.
+  bool session_tickets = true;
+  // How long a ticket is valid; GnuTLS rotates the key it seals tickets with every 3x this.
+  uint32_t ticket_lifetime_s = 21'600;
+  // 0-RTT for resuming clients (needs session_tickets; not with client certificates).
+  struct EarlyData {
+    bool enabled = true;
+    uint8_t max_publish_qos = 0;              // higher-QoS PUBLISH in 0-RTT waits for the handshake
+    uint32_t anti_replay_window_ms = 10'000;  // ClientHello age tolerance and replay record
+  } early_data;
 };
 
 struct ListenerConfig {

@@ -119,7 +119,17 @@ std::unique_ptr<quic::QuicListener> make_quic_listener(transport::EvLoop& loop,
                                ": cannot read at least 32 bytes (e.g. head -c 32 /dev/urandom)");
     }
   }
+  if (q.session_tickets) {
+    quic::SessionTicketOptions t;
+    t.early_data = q.early_data.enabled;
+    t.ticket_lifetime_s = q.ticket_lifetime_s;
+    t.anti_replay_window_ms = q.early_data.anti_replay_window_ms;
+    o.session_tickets = t;
+  } else {
+    o.session_tickets.reset();
+  }
   broker::ListenerInfo info{lc.name, "quic", lc.max_connections};
+  info.early_data_max_publish_qos = q.early_data.max_publish_qos;
   try {
     return std::make_unique<quic::QuicListener>(
         loop, std::move(o),

@@ -46,6 +46,25 @@ bool RawClient::connect_quic(uint16_t port,
   return true;
 }
 
+bool RawClient::begin_quic(uint16_t port,
+                           const std::function<void(quic::QuicClientOptions&)>& tweak) {
+  quic::QuicClientOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.tls.ca_file = test_cert("ca.pem");
+  if (tweak) tweak(o);
+  quic_ = std::make_unique<quic::QuicClient>(o);
+  if (!quic_->begin_connect()) return false;
+  auto sid = quic_->open_stream();
+  if (!sid) return false;
+  stream_ = *sid;
+  return true;
+}
+
+void RawClient::send_early(std::span<const uint8_t> bytes) {
+  if (quic_) quic_->send(stream_, bytes);
+}
+
 void RawClient::send(std::span<const uint8_t> bytes) {
   if (quic_) {
     // Like a blocking TCP send: return once the server has the bytes (acknowledged), so that a

@@ -35,6 +35,12 @@ class RawClient {
   // adjust the client options (ALPN, certificates, ...) before connecting.
   bool connect_quic(uint16_t port,
                     const std::function<void(quic::QuicClientOptions&)>& tweak = nullptr);
+  // 0-RTT: starts a QUIC connection (`tweak` sets QuicClientOptions::resumption), opens the
+  // control stream and returns before the handshake completes. send_early() queues bytes without
+  // waiting for their acknowledgement (which cannot come before the handshake).
+  bool begin_quic(uint16_t port, const std::function<void(quic::QuicClientOptions&)>& tweak);
+  void send_early(std::span<const uint8_t> bytes);
+  int64_t stream_id() const { return stream_; }
   // The QUIC connection (nullptr for TCP), e.g. to inspect how it was closed.
   quic::QuicClient* quic() { return quic_.get(); }
   void send(std::span<const uint8_t> bytes);

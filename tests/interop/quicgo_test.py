@@ -2,7 +2,8 @@
 checker (tests/interop/quicgo, built by its build.sh) against the real mquicttd.
 
 Usage: /usr/bin/python3 quicgo_test.py MQUICTTD CHECKER [--mqtt 5,4] SCENARIO...
-  SCENARIO: basic | multistream | streamsub | alpn (see tests/interop/quicgo/main.go)
+  SCENARIO: basic | multistream | streamsub | alpn | zerortt | replay
+  (see tests/interop/quicgo/main.go)
 
 One daemon with a QUIC listener on 127.0.0.1:0 (certificate from tests/data/certs) serves
 every run; the checker runs once per MQTT version. Exit status 0 only if every check passed.

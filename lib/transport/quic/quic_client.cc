@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "transport/quic/cid.h"
 
@@ -72,6 +73,13 @@ int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path* path,
   return self(ud)->cb_path_validation(path, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
 }
 
+// GnuTLS hook: the server sent a NewSessionTicket (gnutls_session_get_ptr is our conn_ref).
+int ticket_hook(gnutls_session_t session, unsigned int, unsigned, unsigned int,
+                const gnutls_datum_t*) noexcept {
+  auto* ref = static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(session));
+  return self(ref->user_data)->cb_new_session_ticket();
+}
+
 void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
   self(ud)->cb_qlog(flags, data, len);
 }
@@ -109,6 +117,40 @@ ngtcp2_callbacks client_callbacks() {
   cb.recv_stateless_reset = recv_stateless_reset;
   cb.path_validation = path_validation;
   return cb;
+}
+
+// Length of the first QUIC packet of a datagram (RFC 9000 17.2: long headers carry their length,
+// a short header packet runs to the end of the datagram); 0 if malformed.
+size_t first_packet_length(std::span<const uint8_t> d) {
+  if (d.empty() || !(d[0] & 0x80)) return d.size();
+  size_t pos = 5;  // first byte, version
+  auto varint = [&](uint64_t& v) {
+    if (pos >= d.size()) return false;
+    const size_t n = size_t{1} << (d[pos] >> 6);
+    if (pos + n > d.size()) return false;
+    v = d[pos] & 0x3f;
+    for (size_t i = 1; i < n; ++i)
+      v = (v << 8) | d[pos + i];
+    pos += n;
+    return true;
+  };
+  for (int cid = 0; cid < 2; ++cid) {
+    if (pos >= d.size()) return 0;
+    pos += 1 + d[pos];
+  }
+  const uint8_t type = (d[0] >> 4) & 0x03;  // QUIC v1: 0 Initial, 2 Handshake
+  uint64_t v = 0;
+  if (type == 0) {
+    if (!varint(v)) return 0;
+    pos += v;  // token
+  }
+  if (type == 3) return d.size();  // Retry
+  if (!varint(v) || pos + v > d.size()) return 0;
+  return pos + v;
+}
+
+bool is_handshake_packet(std::span<const uint8_t> p) {
+  return !p.empty() && (p[0] & 0x80) && ((p[0] >> 4) & 0x03) == 2;
 }
 
 std::string error_name(uint64_t code, bool application) {
@@ -194,12 +236,64 @@ bool QuicClient::start() {
     error_ = std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv);
     return false;
   }
-  tls_ = tls_ctx_->new_session(&conn_ref_);
+  const std::vector<uint8_t> no_session;
+  tls_ = tls_ctx_->new_session(&conn_ref_,
+                               options_.resumption ? options_.resumption->ticket : no_session);
   if (!tls_) {
     error_ = "cannot create a TLS session";
     return false;
   }
+  gnutls_handshake_set_hook_function(tls_, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
+                                     ticket_hook);
   ngtcp2_conn_set_tls_native_handle(conn_, tls_);
+  if (options_.resumption && !options_.resumption->transport_params.empty()) {
+    // 0-RTT within the limits the server gave last time; it rejects the early data if they
+    // shrank since (SessionTickets).
+    ngtcp2_transport_params remembered;
+    const auto& tp = options_.resumption->transport_params;
+    if (ngtcp2_decode_transport_params(&remembered,
+                                       NGTCP2_TRANSPORT_PARAMS_TYPE_ENCRYPTED_EXTENSIONS, tp.data(),
+                                       tp.size()) == 0) {
+      ngtcp2_conn_set_early_remote_transport_params(conn_, &remembered);
+      early_data_attempted_ = true;
+    }
+  }
+  return true;
+}
+
+std::optional<ResumptionState> QuicClient::resumption_state() const {
+  if (ticket_.empty() || server_params_.empty()) return std::nullopt;
+  return ResumptionState{ticket_, server_params_};
+}
+
+bool QuicClient::resumed() const {
+  return tls_ && handshake_done_ && gnutls_session_is_resumed(tls_) != 0;
+}
+
+uint64_t QuicClient::early_bytes_sent(int64_t stream_id) const {
+  const Stream* s = find(stream_id);
+  return s ? s->early_bytes : 0;
+}
+
+int QuicClient::cb_new_session_ticket() {
+  gnutls_datum_t data{nullptr, 0};
+  if (gnutls_session_get_data2(tls_, &data) != 0) return 0;  // no ticket: no resumption
+  ticket_.assign(data.data, data.data + data.size);
+  gnutls_free(data.data);
+  return 0;
+}
+
+bool QuicClient::resend_rejected_early_data() {
+  // ngtcp2 forgot the streams and their ids; open them again in the same order, so they get the
+  // same ids, and send their bytes from the start.
+  for (auto& [id, s] : streams_) {
+    int64_t again = -1;
+    if (ngtcp2_conn_open_bidi_stream(conn_, &again, nullptr) != 0 || again != id ||
+        !s.send.rewind()) {
+      return false;
+    }
+    s.fin_sent = false;
+  }
   return true;
 }
 
@@ -465,13 +559,51 @@ void QuicClient::read_from(UdpSocket& sock) {
     auto d = sock.receive(rx_);
     if (!d) return;
     // Behind a "NAT" (rebind()) ngtcp2 keeps seeing its old local address.
-    SockAddr& local = nat_local_ && &sock == socket_.get() ? *nat_local_ : d->local;
-    ngtcp2_path path{{local.sa(), local.len}, {d->remote.sa(), d->remote.len}, nullptr};
-    ngtcp2_pkt_info pi{};
-    pi.ecn = d->ecn;
-    int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, d->data.data(), d->data.size(), now());
-    if (rv != 0 && !handle_read_error(rv)) return;
+    if (nat_local_ && &sock == socket_.get()) d->local = *nat_local_;
+    if (!feed(*d)) return;
   }
+}
+
+bool QuicClient::feed(const Datagram& d) {
+  if (!options_.hold_handshake || handshake_done_) return feed_packet(d, d.data);
+  // Packet by packet: Handshake packets wait, the rest is processed (and answered) now.
+  std::span<const uint8_t> rest = d.data;
+  while (!rest.empty() && !closed_) {
+    const size_t n = first_packet_length(rest);
+    if (n == 0) return true;  // malformed: dropped, as ngtcp2 would
+    const std::span<const uint8_t> pkt = rest.first(n);
+    rest = rest.subspan(n);
+    if (is_handshake_packet(pkt)) {
+      held_.push_back({{pkt.begin(), pkt.end()}, d.local, d.remote});
+      continue;
+    }
+    if (!feed_packet(d, pkt)) return false;
+    write_packets();  // e.g. 0-RTT right after the ServerHello
+  }
+  return !closed_;
+}
+
+bool QuicClient::feed_packet(const Datagram& d, std::span<const uint8_t> pkt) {
+  ngtcp2_path path{{const_cast<sockaddr*>(d.local.sa()), d.local.len},
+                   {const_cast<sockaddr*>(d.remote.sa()), d.remote.len},
+                   nullptr};
+  ngtcp2_pkt_info pi{};
+  pi.ecn = d.ecn;
+  int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, pkt.data(), pkt.size(), now());
+  return rv == 0 || handle_read_error(rv);
+}
+
+void QuicClient::release_handshake() {
+  options_.hold_handshake = false;
+  for (const HeldPacket& h : std::exchange(held_, {})) {
+    if (closed_) return;
+    Datagram d;
+    d.local = h.local;
+    d.remote = h.remote;
+    d.data = h.bytes;
+    if (!feed_packet(d, h.bytes)) return;
+  }
+  write_packets();
 }
 
 bool QuicClient::handle_read_error(int rv) {
@@ -551,6 +683,7 @@ void QuicClient::write_packets() {
                                                &ndatalen, flags, sid, vecs.data(), nvec, ts);
     auto account = [&] {
       if (!s || ndatalen < 0) return;
+      if (!handshake_done_) s->early_bytes += static_cast<uint64_t>(ndatalen);
       s->send.mark_sent(static_cast<size_t>(ndatalen));
       if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->send.unsent() == 0) s->fin_sent = true;
     };
@@ -570,6 +703,7 @@ void QuicClient::write_packets() {
     }
     account();
     if (n == 0) break;
+    if (options_.on_datagram_sent) options_.on_datagram_sent({tx_.data(), static_cast<size_t>(n)});
     UdpSocket& sock = socket_for(ps.path.local);
     auto r = sock.send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, pi.ecn,
                        {tx_.data(), static_cast<size_t>(n)});
@@ -623,6 +757,21 @@ int QuicClient::cb_stream_reset(int64_t stream_id, uint64_t app_error_code) {
 
 int QuicClient::cb_handshake_completed() {
   handshake_done_ = true;
+  if (const ngtcp2_transport_params* p = ngtcp2_conn_get_remote_transport_params(conn_)) {
+    std::array<uint8_t, 512> buf;
+    ngtcp2_ssize n = ngtcp2_encode_transport_params(
+        buf.data(), buf.size(), NGTCP2_TRANSPORT_PARAMS_TYPE_ENCRYPTED_EXTENSIONS, p);
+    if (n > 0) server_params_.assign(buf.data(), buf.data() + n);
+  }
+  if (!early_data_attempted_) return 0;
+  early_data_accepted_ = (gnutls_session_get_flags(tls_) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
+  if (early_data_accepted_) return 0;
+  // GnuTLS reports a refusal only now; ngtcp2 drops the 0-RTT streams, we start them over.
+  early_data_rejected_ = true;
+  if (ngtcp2_conn_early_data_rejected(conn_) != 0 || !resend_rejected_early_data()) {
+    error_ = "0-RTT rejected and the streams could not be opened again";
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
   return 0;
 }
 

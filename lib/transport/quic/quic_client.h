@@ -32,6 +32,14 @@
 
 namespace mquictt::quic {
 
+// What a client keeps from a connection to resume the next one with 0-RTT (RFC 9000 7.4.1): the
+// TLS session with its ticket (gnutls_session_get_data2) and the server's transport parameters
+// (encoded as in its EncryptedExtensions), which bound what may be sent before the handshake.
+struct ResumptionState {
+  std::vector<uint8_t> ticket;
+  std::vector<uint8_t> transport_params;
+};
+
 struct QuicClientOptions {
   std::string host = "127.0.0.1";  // numeric server address
   uint16_t port = 14567;
@@ -50,6 +58,19 @@ struct QuicClientOptions {
   // An address validation token from an earlier connection's NEW_TOKEN (new_token()); lets the
   // server skip its Retry.
   std::vector<uint8_t> token;
+  // Resume an earlier connection's session (QuicClient::resumption_state()). Streams opened and
+  // written before the handshake completes then go out as 0-RTT. If the server rejects the early
+  // data (restarted, ticket key changed, replay suspected), the client opens the same streams
+  // again and resends their bytes in 1-RTT (early_data_rejected() reports it).
+  std::optional<ResumptionState> resumption;
+  // Called with every datagram sent (tests: capture a first flight to replay it).
+  std::function<void(std::span<const uint8_t>)> on_datagram_sent;
+  // Tests: keep the server's Handshake packets unprocessed until release_handshake(). The
+  // ServerHello (an Initial packet) is processed, so a resuming client has its 0-RTT key
+  // (GnuTLS 3.7 derives a client's early keys only after the ServerHello) and sends its streams
+  // in 0-RTT packets, but the handshake cannot complete: the server's view of 0-RTT data held
+  // "before the handshake" for as long as the test wants.
+  bool hold_handshake = false;
 };
 
 class QuicClient {
@@ -87,6 +108,27 @@ class QuicClient {
   const std::vector<uint8_t>& new_token() const { return new_token_; }
   // The server reset the connection statelessly (it lost the connection's state).
   bool stateless_reset() const { return stateless_reset_; }
+
+  // Resumption and 0-RTT. resumption_state(): set once the server sent a session ticket (after
+  // the handshake) -- the latest ticket and the server's transport parameters.
+  std::optional<ResumptionState> resumption_state() const;
+  // The handshake resumed the session of options.resumption (known once connected()).
+  bool resumed() const;
+  // The client resumed with a ticket and the server's parameters, so streams may be written
+  // before the handshake completes (early_bytes_sent() says what actually went out that way).
+  bool early_data_attempted() const { return early_data_attempted_; }
+  // The server accepted it (known once connected()); if it did not, early_data_rejected() and
+  // every stream's bytes were sent again after the handshake.
+  bool early_data_accepted() const { return early_data_accepted_; }
+  bool early_data_rejected() const { return early_data_rejected_; }
+  // Stream bytes ngtcp2 took before the handshake completed, i.e. sent in 0-RTT packets (a
+  // client has no 1-RTT keys before then, and STREAM frames never go in Initial or Handshake
+  // packets).
+  uint64_t early_bytes_sent(int64_t stream_id) const;
+  // With options.hold_handshake: feeds the held Handshake packets and processes normally from
+  // now on.
+  void release_handshake();
+  size_t held_packets() const { return held_.size(); }
 
   // Opens the next client bidirectional stream (0, 4, 8, ...). nullopt if the server's stream
   // limit does not allow one now (or the connection is not up).
@@ -167,6 +209,7 @@ class QuicClient {
   int cb_recv_new_token(std::span<const uint8_t> token);
   int cb_recv_stateless_reset();
   int cb_path_validation(const ngtcp2_path* path, bool succeeded);
+  int cb_new_session_ticket();
   void cb_qlog(uint32_t flags, const void* data, size_t len);
   ngtcp2_conn* cb_get_conn() const { return conn_; }
 
@@ -180,11 +223,15 @@ class QuicClient {
     bool peer_reset = false;
     std::optional<uint64_t> reset_code;
     bool closed = false;
+    uint64_t early_bytes = 0;  // taken by ngtcp2 before the handshake completed
   };
 
   bool start();
   Timestamp now() const { return clock_.now(); }
   void read_datagrams();
+  // One datagram (or, with hold_handshake, the packets of it that may be processed now).
+  bool feed(const Datagram& d);
+  bool feed_packet(const Datagram& d, std::span<const uint8_t> pkt);
   bool handle_read_error(int rv);
   void write_packets();
   // The socket a packet on `local` goes out of: the probe socket for the path being validated,
@@ -195,6 +242,9 @@ class QuicClient {
   void settle_migration();
   void read_from(UdpSocket& sock);
   void finish_closed(const std::string& why);
+  // The server did not take our 0-RTT data: ngtcp2 dropped the streams; open them again (same
+  // ids) and resend everything from offset 0.
+  bool resend_rejected_early_data();
   Stream* find(int64_t id);
   const Stream* find(int64_t id) const;
 
@@ -219,6 +269,17 @@ class QuicClient {
   int version_negotiations_ = 0;
   std::vector<uint8_t> new_token_;
   bool stateless_reset_ = false;
+  std::vector<uint8_t> ticket_;  // the latest session ticket (session data)
+  std::vector<uint8_t> server_params_;
+  bool early_data_attempted_ = false;
+  bool early_data_accepted_ = false;
+  bool early_data_rejected_ = false;
+  struct HeldPacket {
+    std::vector<uint8_t> bytes;
+    SockAddr local;
+    SockAddr remote;
+  };
+  std::vector<HeldPacket> held_;  // hold_handshake: Handshake packets not yet processed
   std::string error_;
   std::optional<CloseInfo> close_info_;
   std::vector<uint8_t> rx_;

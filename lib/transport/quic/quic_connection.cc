@@ -232,7 +232,8 @@ bool QuicConnection::init(const TlsServerContext& tls, const IncomingConnection&
     *error = std::string("ngtcp2_conn_server_new: ") + ngtcp2_strerror(rv);
     return false;
   }
-  tls_ = tls.new_session(&conn_ref_);
+  tls_ = tls.new_session(&conn_ref_, host_.session_tickets());
+  tickets_ = host_.session_tickets() && !tls.verifies_clients();
   if (!tls_) {
     *error = "cannot create a TLS session";
     return false;
@@ -397,6 +398,8 @@ int QuicConnection::cb_recv_stream_data(uint32_t flags, int64_t stream_id,
   try {
     QuicStream* s = find_stream(stream_id);
     if (!s) s = &open_stream(stream_id, false);  // opened implicitly: no stream_open callback
+    // 0-RTT (ByteStream::early_data()): the handlers hear when the handshake confirms it.
+    if (!handshake_done_) early_data_seen_ = true;
     if (s->local_closed_ || !s->handler_) {
       // Refused streams, or input after our close(): discarded, which is consuming it too.
       give_credit(stream_id, data.size());
@@ -567,10 +570,17 @@ int QuicConnection::cb_remove_connection_id(const ngtcp2_cid* cid) {
 int QuicConnection::cb_handshake_completed() {
   handshake_done_ = true;
   new_token_pending_ = true;
+  early_confirm_pending_ = early_data_seen_;
+  // A ticket for resumption and 0-RTT next time (GnuTLS's automatic sending is off: QUIC sends
+  // it as CRYPTO data once the handshake is done, RFC 9001 4.6.1).
+  if (tickets_ && gnutls_session_ticket_send(tls_, 1, 0) != 0) {
+    qlog()->debug("{}: cannot send a session ticket", log_id_);
+  }
   host_.handshake_completed(*this);
   if (qlog()->should_log(spdlog::level::debug)) {
-    qlog()->debug("{}: handshake completed (ALPN {}, {})", log_id_, selected_alpn(tls_),
-                  gnutls_cipher_get_name(gnutls_cipher_get(tls_)));
+    qlog()->debug("{}: handshake completed (ALPN {}, {}{}{})", log_id_, selected_alpn(tls_),
+                  gnutls_cipher_get_name(gnutls_cipher_get(tls_)), resumed() ? ", resumed" : "",
+                  early_data_accepted() ? ", 0-RTT accepted" : "");
   }
   return 0;
 }
@@ -589,6 +599,14 @@ int QuicConnection::cb_path_validation(const ngtcp2_path* path, bool succeeded) 
                  remote.to_string(), local.to_string());
   }
   return 0;
+}
+
+bool QuicConnection::resumed() const {
+  return tls_ && gnutls_session_is_resumed(tls_) != 0;
+}
+
+bool QuicConnection::early_data_accepted() const {
+  return tls_ && (gnutls_session_get_flags(tls_) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
 }
 
 void QuicConnection::cb_qlog(uint32_t flags, const void* data, size_t len) {
@@ -670,6 +688,21 @@ bool QuicConnection::after_io() {
     const ngtcp2_path* path = ngtcp2_conn_get_path(conn_);
     auto token = host_.new_token(path->remote.addr, path->remote.addrlen);
     if (!token.empty()) (void)ngtcp2_conn_submit_new_token(conn_, token.data(), token.size());
+  }
+  if (early_confirm_pending_) {
+    early_confirm_pending_ = false;
+    // Held 0-RTT input may be processed now (stream ids in order: the control stream first).
+    for (auto& [id, s] : streams_) {
+      if (!s->handler_ || s->local_closed_) continue;
+      try {
+        s->handler_->on_early_data_confirmed();
+      } catch (const std::exception& e) {
+        qlog()->error("{}: early data handler failed: {}", describe_stream(id), e.what());
+        stream_closed_for_handler(*control_, broker::CloseCause::kError);
+        abort_pending_ = true;
+        break;
+      }
+    }
   }
   if (resume_pending_) {
     resume_pending_ = false;

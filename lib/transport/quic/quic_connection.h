@@ -67,6 +67,7 @@
 #include "transport/quic/quic_clock.h"
 #include "transport/quic/quic_stream.h"
 #include "transport/quic/quic_tls.h"
+#include "transport/quic/session_tickets.h"
 #include "transport/quic/udp_socket.h"
 
 namespace mquictt::quic {
@@ -111,6 +112,8 @@ class ConnectionHost {
   virtual std::vector<uint8_t> new_token(const sockaddr* remote, socklen_t remote_len) = 0;
   virtual UdpSocket& socket() = 0;
   virtual QuicClock& clock() = 0;
+  // Session tickets and 0-RTT for new connections; nullptr = no resumption.
+  virtual const SessionTickets* session_tickets() const { return nullptr; }
   // The MQTT side of a control stream (Broker::accept); nullptr refuses it.
   virtual std::unique_ptr<broker::ByteStreamHandler> accept_stream(broker::ByteStream& s) = 0;
   virtual void handshake_completed(QuicConnection& conn) = 0;
@@ -154,6 +157,9 @@ class QuicConnection final : public transport::OwnedConnection {
 
   State state() const { return state_; }
   bool handshake_done() const { return handshake_done_; }
+  // The handshake resumed a session from a ticket / accepted 0-RTT (meaningful once done).
+  bool resumed() const;
+  bool early_data_accepted() const;
   const std::string& peer() const { return peer_; }
   const std::string& log_id() const { return log_id_; }
   size_t stream_count() const { return streams_.size(); }
@@ -256,6 +262,9 @@ class QuicConnection final : public transport::OwnedConnection {
   std::vector<int64_t> to_erase_;              // streams ngtcp2 closed, to delete (after_io)
   bool resume_pending_ = false;                // a paused stream resumed with parked bytes
   bool new_token_pending_ = false;             // handshake done: send a NEW_TOKEN (after_io)
+  bool tickets_ = false;                       // the TLS session issues session tickets
+  bool early_data_seen_ = false;               // stream bytes arrived before the handshake
+  bool early_confirm_pending_ = false;         // tell the handlers: early data confirmed
   bool graceful_close_ = false;                // close requested: CONNECTION_CLOSE once flushed
   bool abort_pending_ = false;                 // CONNECTION_CLOSE (error 0) at the next after_io
   std::optional<uint64_t> app_close_pending_;  // CONNECTION_CLOSE with this code (after_io)

@@ -29,6 +29,14 @@ constexpr size_t kMaxStatelessReset = 43;
 
 }  // namespace
 
+EarlyDataLimits early_data_limits(const QuicTransportOptions& options) {
+  EarlyDataLimits l;
+  l.max_data = options.connection_window_bytes;
+  l.max_stream_data = options.stream_window_bytes;
+  l.max_streams_bidi = options.max_streams_bidi;
+  return l;
+}
+
 QuicListener::QuicListener(transport::EvLoop& loop, QuicListenerOptions options, AcceptFn accept,
                            QuicClock& clock)
     : loop_(loop),
@@ -47,6 +55,10 @@ QuicListener::QuicListener(transport::EvLoop& loop, QuicListenerOptions options,
     secure_random(secret_);
   }
   socket_.set_gso(options_.gso);
+  if (options_.session_tickets) {
+    tickets_ = std::make_unique<SessionTickets>(*options_.session_tickets, options_.static_secret,
+                                                early_data_limits(options_.transport));
+  }
   read_io_.set(socket_.fd(), EV_READ);
 }
 
@@ -55,6 +67,11 @@ QuicListener::~QuicListener() {
   accepting_ = false;
   // Connections first: they send their CONNECTION_CLOSE through socket_ and unregister their CIDs.
   connections_.terminate_all();
+}
+
+void QuicListener::set_transport_options(const QuicTransportOptions& options) {
+  options_.transport = options;
+  if (tickets_) tickets_->set_limits(early_data_limits(options));
 }
 
 void QuicListener::start() {
@@ -161,7 +178,10 @@ void QuicListener::accept_new(const Datagram& d) {
   if (qlog()->should_log(spdlog::level::debug)) {
     qlog()->debug("listener {}: new connection {}", name(), c.log_id());
   }
-  if (c.on_datagram(d) == QuicConnection::ReadResult::kRetry) send_retry(in.hd, d);
+  const auto result = c.on_datagram(d);
+  if (result == QuicConnection::ReadResult::kRetry) return send_retry(in.hd, d);
+  // The first datagram carries the ClientHello: TLS decided on early data already.
+  if (result == QuicConnection::ReadResult::kOk && c.early_data_accepted()) ++early_accepted_;
 }
 
 void QuicListener::send_version_negotiation(const ngtcp2_version_cid& vc, const Datagram& d) {
@@ -245,7 +265,9 @@ std::unique_ptr<broker::ByteStreamHandler> QuicListener::accept_stream(broker::B
   return accept_ ? accept_(s) : nullptr;
 }
 
-void QuicListener::handshake_completed(QuicConnection&) {
+void QuicListener::handshake_completed(QuicConnection& conn) {
+  if (conn.resumed()) ++resumed_;
+  if (conn.early_data_accepted()) ++early_data_;
   if (handshakes_ > 0) --handshakes_;
 }
 

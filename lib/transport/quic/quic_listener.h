@@ -33,6 +33,7 @@
 #include "transport/quic/quic_clock.h"
 #include "transport/quic/quic_connection.h"
 #include "transport/quic/quic_tls.h"
+#include "transport/quic/session_tickets.h"
 #include "transport/quic/udp_socket.h"
 
 namespace mquictt::quic {
@@ -57,7 +58,13 @@ struct QuicListenerOptions {
   // UDP GSO for the connections' write bursts (UdpSocket::set_gso). lib/config turns it on by
   // default; off here so that tests opt in.
   bool gso = false;
+  // Session tickets (resumption, and 0-RTT if early_data); nullopt = none. The ticket key
+  // derives from static_secret, so with it tickets survive a restart (SessionTickets).
+  std::optional<SessionTicketOptions> session_tickets = SessionTicketOptions{};
 };
+
+// The transport parameters 0-RTT clients remember, as the listener advertises them.
+EarlyDataLimits early_data_limits(const QuicTransportOptions& options);
 
 class QuicListener final : public ConnectionHost {
  public:
@@ -89,8 +96,18 @@ class QuicListener final : public ConnectionHost {
   size_t connection_count() const { return connections_.size(); }
   transport::ConnectionSet& connections() { return connections_; }
   size_t handshakes_in_progress() const { return handshakes_; }
-  // For connections accepted from now on (config reload: watermarks).
-  void set_transport_options(const QuicTransportOptions& options) { options_.transport = options; }
+  // For connections accepted from now on (config reload: watermarks, windows). Changed flow
+  // control limits also change the ticket key (SessionTickets), so no 0-RTT client can exceed
+  // them.
+  void set_transport_options(const QuicTransportOptions& options);
+  // nullptr when tickets are off.
+  const SessionTickets* tickets() const { return tickets_.get(); }
+  // Handshakes that resumed a session / accepted 0-RTT (counted when they complete).
+  uint64_t resumed_handshakes() const { return resumed_; }
+  uint64_t early_data_handshakes() const { return early_data_; }
+  // ClientHellos whose early data TLS accepted (counted at once; a replayed first flight that
+  // never completes its handshake counts here, unless anti-replay refused it).
+  uint64_t early_data_accepted() const { return early_accepted_; }
 
   // libev entry point (trampoline only).
   void on_readable() noexcept;
@@ -103,6 +120,7 @@ class QuicListener final : public ConnectionHost {
   std::vector<uint8_t> new_token(const sockaddr* remote, socklen_t remote_len) override;
   UdpSocket& socket() override { return socket_; }
   QuicClock& clock() override { return clock_; }
+  const SessionTickets* session_tickets() const override { return tickets_.get(); }
   std::unique_ptr<broker::ByteStreamHandler> accept_stream(broker::ByteStream& s) override;
   void handshake_completed(QuicConnection& conn) override;
   void connection_gone(QuicConnection& conn) override;
@@ -127,6 +145,11 @@ class QuicListener final : public ConnectionHost {
   CidGenerator cids_;
   CidMap<QuicConnection> cid_map_;
   std::vector<uint8_t> secret_;
+  // Outlives every connection's TLS session: declared before connections_, destroyed after.
+  std::unique_ptr<SessionTickets> tickets_;
+  uint64_t resumed_ = 0;
+  uint64_t early_data_ = 0;
+  uint64_t early_accepted_ = 0;
   size_t handshakes_ = 0;  // connections created whose handshake has not completed
   bool accepting_ = true;
   uint64_t refused_ = 0;                  // over max_connections, for the log

@@ -43,6 +43,10 @@ std::string QuicStream::describe() const {
   return conn_.describe_stream(id_);
 }
 
+bool QuicStream::early_data() const {
+  return !conn_.handshake_done();
+}
+
 std::string QuicStream::tls_identity() const {
   return conn_.tls_identity();
 }

@@ -53,6 +53,9 @@ class QuicStream final : public broker::ByteStream {
   void abort_with_error(uint64_t app_error_code) override;
   std::string describe() const override;
   std::string tls_identity() const override;
+  // Until the handshake completes, stream data can only be 0-RTT (the client's 1-RTT packets
+  // cannot be decrypted before).
+  bool early_data() const override;
 
   int64_t id() const { return id_; }
 

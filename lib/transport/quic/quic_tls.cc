@@ -1,5 +1,7 @@
 #include "transport/quic/quic_tls.h"
 
+#include "transport/quic/session_tickets.h"
+
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
@@ -63,16 +65,21 @@ TlsServerContext::~TlsServerContext() {
   gnutls_certificate_free_credentials(creds_);
 }
 
-gnutls_session_t TlsServerContext::new_session(ngtcp2_crypto_conn_ref* conn_ref) const {
+gnutls_session_t TlsServerContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
+                                               const SessionTickets* tickets) const {
+  if (verify_clients_) tickets = nullptr;
   gnutls_session_t s = nullptr;
-  if (gnutls_init(&s, GNUTLS_SERVER) != 0) return nullptr;
+  if (gnutls_init(&s, GNUTLS_SERVER | (tickets ? tickets->session_flags() : 0u)) != 0) {
+    return nullptr;
+  }
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(kMqttAlpn.data())),
                       static_cast<unsigned int>(kMqttAlpn.size())};
   bool ok = gnutls_priority_set(s, priority_) == 0 &&
             gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds_) == 0 &&
             gnutls_alpn_set_protocols(s, &alpn, 1,
                                       GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE) == 0 &&
-            ngtcp2_crypto_gnutls_configure_server_session(s) == 0;
+            ngtcp2_crypto_gnutls_configure_server_session(s) == 0 &&
+            (!tickets || tickets->configure(s));
   if (!ok) {
     gnutls_deinit(s);
     return nullptr;
@@ -119,9 +126,15 @@ TlsClientContext::~TlsClientContext() {
   gnutls_certificate_free_credentials(creds_);
 }
 
-gnutls_session_t TlsClientContext::new_session(ngtcp2_crypto_conn_ref* conn_ref) const {
+gnutls_session_t TlsClientContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
+                                               const std::vector<uint8_t>& session_data) const {
   gnutls_session_t s = nullptr;
-  if (gnutls_init(&s, GNUTLS_CLIENT) != 0) return nullptr;
+  // Early data is sent only when a resumed session allows it (ngtcp2_crypto installs the 0-RTT
+  // key then); QUIC has no EndOfEarlyData message.
+  if (gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) !=
+      0) {
+    return nullptr;
+  }
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(options_.alpn.data())),
                       static_cast<unsigned int>(options_.alpn.size())};
   bool ok = gnutls_priority_set(s, priority_) == 0 &&
@@ -130,7 +143,9 @@ gnutls_session_t TlsClientContext::new_session(ngtcp2_crypto_conn_ref* conn_ref)
              gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) == 0) &&
             ngtcp2_crypto_gnutls_configure_client_session(s) == 0 &&
             gnutls_server_name_set(s, GNUTLS_NAME_DNS, options_.server_name.data(),
-                                   options_.server_name.size()) == 0;
+                                   options_.server_name.size()) == 0 &&
+            (session_data.empty() ||
+             gnutls_session_set_data(s, session_data.data(), session_data.size()) == 0);
   if (!ok) {
     gnutls_deinit(s);
     return nullptr;

@@ -17,8 +17,11 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mquictt::quic {
+
+class SessionTickets;
 
 inline constexpr std::string_view kMqttAlpn = "mqtt";
 
@@ -44,8 +47,13 @@ class TlsServerContext {
   TlsServerContext& operator=(const TlsServerContext&) = delete;
 
   // A server session for one QUIC connection, wired to ngtcp2 through `conn_ref` (which must
-  // outlive the session). Returns nullptr on failure. The caller owns it (gnutls_deinit).
-  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref) const;
+  // outlive the session). With `tickets` (the listener's, which must outlive the session) it
+  // issues session tickets and accepts resumption and, if enabled there, 0-RTT; not when client
+  // certificates are requested (a resumed session carries no certificate to check).
+  // Returns nullptr on failure. The caller owns it (gnutls_deinit).
+  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref,
+                               const SessionTickets* tickets = nullptr) const;
+  bool verifies_clients() const { return verify_clients_; }
 
  private:
   gnutls_certificate_credentials_t creds_ = nullptr;
@@ -71,8 +79,10 @@ class TlsClientContext {
   TlsClientContext(const TlsClientContext&) = delete;
   TlsClientContext& operator=(const TlsClientContext&) = delete;
 
-  // nullptr on failure; the caller owns it.
-  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref) const;
+  // nullptr on failure; the caller owns it. With `session_data`, the session tries to resume it
+  // (a stale or foreign ticket just means a full handshake).
+  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref,
+                               const std::vector<uint8_t>& session_data = {}) const;
 
  private:
   TlsClientOptions options_;

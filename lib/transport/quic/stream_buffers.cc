@@ -102,6 +102,14 @@ void SendBuffer::clear() {
   send_offset_ = 0;
 }
 
+bool SendBuffer::rewind() {
+  if (acked_ != 0) return false;
+  sent_ = 0;
+  send_index_ = 0;
+  send_offset_ = 0;
+  return true;
+}
+
 std::span<const uint8_t> InboundBuffer::on_received(std::span<const uint8_t> bytes, bool reading) {
   received_ += bytes.size();
   if (reading && parked_.empty()) return bytes;

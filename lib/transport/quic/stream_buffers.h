@@ -60,6 +60,9 @@ class SendBuffer {
   void ack(uint64_t offset, uint64_t len);
   // Drops everything (stream reset or closed); offsets stay where they are.
   void clear();
+  // Everything becomes unsent again, from offset 0 (a client's 0-RTT data the server rejected:
+  // the stream starts over). False, and nothing changes, if any byte was acknowledged.
+  bool rewind();
 
  private:
   struct Chunk {

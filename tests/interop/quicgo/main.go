@@ -4,7 +4,7 @@
 // carry PUBLISH/SUBSCRIBE. It prints one PASS/FAIL line per check and exits 1 if any failed.
 //
 // Usage: mqtt-quicgo-check -addr 127.0.0.1:PORT (-ca FILE | -insecure) [-mqtt 5|4] SCENARIO...
-// Scenarios: basic, multistream, streamsub, alpn.
+// Scenarios: basic, multistream, streamsub, alpn, zerortt, replay.
 package main
 
 import (
@@ -20,6 +20,8 @@ var scenarios = map[string]func(*runner){
 	"multistream": (*runner).multistream,
 	"streamsub":   (*runner).streamsub,
 	"alpn":        (*runner).alpn,
+	"zerortt":     (*runner).zerortt,
+	"replay":      (*runner).zerorttReplay,
 }
 
 func main() {
@@ -33,7 +35,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(),
 			"usage: %s -addr HOST:PORT (-ca FILE | -insecure) [flags] SCENARIO...\n"+
-				"scenarios: basic multistream streamsub alpn\n", os.Args[0])
+				"scenarios: basic multistream streamsub alpn zerortt replay\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -61,6 +61,13 @@ func dial(o *options, alpn string) (quic.Connection, *net.UDPConn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return dialWith(o, tlsConf, false)
+}
+
+// dialWith dials with a prepared TLS configuration (e.g. one with a session cache). With early,
+// it returns as soon as 0-RTT data can be sent (quic.DialEarlyContext), before the handshake
+// completes, if the cache holds a ticket that allows it.
+func dialWith(o *options, tlsConf *tls.Config, early bool) (quic.EarlyConnection, *net.UDPConn, error) {
 	raddr, err := net.ResolveUDPAddr("udp", o.addr)
 	if err != nil {
 		return nil, nil, err
@@ -71,11 +78,21 @@ func dial(o *options, alpn string) (quic.Connection, *net.UDPConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	conn, err := quic.DialContext(ctx, udp, raddr, o.serverName, tlsConf, &quic.Config{
+	conf := &quic.Config{
 		Versions:             []quic.VersionNumber{quic.Version1},
 		HandshakeIdleTimeout: o.timeout,
 		MaxIdleTimeout:       30 * time.Second,
-	})
+	}
+	var conn quic.EarlyConnection
+	if early {
+		conn, err = quic.DialEarlyContext(ctx, udp, raddr, o.serverName, tlsConf, conf)
+	} else {
+		var c quic.Connection
+		c, err = quic.DialContext(ctx, udp, raddr, o.serverName, tlsConf, conf)
+		if c != nil {
+			conn = c.(quic.EarlyConnection)
+		}
+	}
 	if err != nil {
 		udp.Close()
 		return nil, nil, err

@@ -55,6 +55,7 @@ class FakeStream final : public ByteStream {
     abort_code = code;
   }
   std::string describe() const override { return "fake " + name_; }
+  bool early_data() const override { return early; }
 
   // Everything written since the last take(), as hex.
   std::string take() {
@@ -66,6 +67,7 @@ class FakeStream final : public ByteStream {
   std::vector<uint8_t> out;
   size_t pending = 0;
   bool reading = true;
+  bool early = false;  // early_data(): input arrives as 0-RTT until the test says otherwise
   bool closed = false;
   bool aborted = false;
   std::optional<uint64_t> abort_code;  // from abort_with_error()

@@ -347,6 +347,54 @@ TEST(ConfigQuic, RetryWhenHandshakesAbove) {
   EXPECT_EQ(r.config.listeners[0].quic->retry_handshakes_above, 100u);
 }
 
+TEST(ConfigQuic, SessionTicketsAndEarlyData) {
+  LoadResult defaults = ok_parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:1"
+    tls: {cert_file: c.pem, key_file: k.pem}
+)");
+  const QuicSettings d = defaults.config.listeners[0].quic.value_or(QuicSettings{});
+  EXPECT_TRUE(d.session_tickets);
+  EXPECT_EQ(d.ticket_lifetime_s, 21600u);
+  EXPECT_TRUE(d.early_data.enabled);
+  EXPECT_EQ(d.early_data.max_publish_qos, 0);
+  EXPECT_EQ(d.early_data.anti_replay_window_ms, 10000u);
+
+  LoadResult r = ok_parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:1"
+    tls: {cert_file: c.pem, key_file: k.pem}
+    quic:
+      session_tickets: false
+      ticket_lifetime_s: 3600
+      early_data: {enabled: false, max_publish_qos: 1, anti_replay_window_ms: 5000}
+)");
+  const QuicSettings& q = *r.config.listeners[0].quic;
+  EXPECT_FALSE(q.session_tickets);
+  EXPECT_EQ(q.ticket_lifetime_s, 3600u);
+  EXPECT_FALSE(q.early_data.enabled);
+  EXPECT_EQ(q.early_data.max_publish_qos, 1);
+  EXPECT_EQ(q.early_data.anti_replay_window_ms, 5000u);
+
+  LoadResult bad = parse(R"(listeners:
+  - transport: quic
+    bind: "127.0.0.1:1"
+    tls: {cert_file: c.pem, key_file: k.pem}
+    quic:
+      ticket_lifetime_s: 700000
+      early_data: {max_publish_qos: 3, replay: 1}
+)",
+                         "e.yaml");
+  EXPECT_EQ(messages(bad),
+            (std::vector<std::string>{
+                "e.yaml:6:26: listeners[0].quic.ticket_lifetime_s: expected an integer between "
+                "60 and 604800, got \"700000\"",
+                "e.yaml:7:37: listeners[0].quic.early_data.max_publish_qos: expected an integer "
+                "between 0 and 2, got \"3\"",
+                "e.yaml:7:40: listeners[0].quic.early_data.replay: unknown key",
+            }));
+}
+
 TEST(ConfigQuic, PortDefaultsTo14567ForQuicOnly) {
   LoadResult r = ok_parse(R"(listeners:
   - bind: "127.0.0.1"

@@ -953,5 +953,190 @@ TEST_F(QuicTransport, ListenerDestructionClosesConnections) {
   EXPECT_TRUE(c->closed());
 }
 
+// --- Resumption and 0-RTT (SessionTickets) ---
+
+class QuicZeroRtt : public QuicTransport {
+ protected:
+  // A first connection that received a session ticket; closed again, and gone at the server.
+  ResumptionState first_connection() {
+    auto c = connected();
+    EXPECT_TRUE(pump(*c, [&] { return c->resumption_state().has_value(); })) << "no session ticket";
+    EXPECT_FALSE(c->resumed());
+    auto state = c->resumption_state().value_or(ResumptionState{});
+    c->close(0);
+    EXPECT_TRUE(
+        transport::test::run_until(loop_, [&] { return listener_->connection_count() == 0; }));
+    return state;
+  }
+
+  // Starts a resuming connection and writes `bytes` on stream 0 before any reply is read. The
+  // client holds the server's Handshake packets (QuicClientOptions::hold_handshake): its bytes go
+  // out as 0-RTT once the ServerHello is in, and the handshake waits for release().
+  std::unique_ptr<QuicClient> resume_with(const ResumptionState& state, const std::string& bytes,
+                                          std::vector<std::vector<uint8_t>>* flight = nullptr) {
+    auto o = client_options();
+    o.resumption = state;
+    o.hold_handshake = true;
+    if (flight) {
+      o.on_datagram_sent = [flight](std::span<const uint8_t> d) {
+        flight->emplace_back(d.begin(), d.end());
+      };
+    }
+    auto c = client(std::move(o));
+    EXPECT_TRUE(c->begin_connect()) << c->error();
+    auto sid = c->open_stream();
+    EXPECT_EQ(sid, 0);
+    if (sid) c->send(*sid, span_of(bytes));
+    return c;
+  }
+
+  // Lets a held handshake complete; true once it did.
+  bool release(QuicClient& c) {
+    EXPECT_TRUE(pump(c, [&] { return c.held_packets() != 0 || c.closed(); })) << c.error();
+    c.release_handshake();
+    return pump(c, [&] { return c.connected() || c.closed(); }) && c.connected();
+  }
+};
+
+TEST_F(QuicZeroRtt, ResumedClientSendsZeroRttDataTheServerConfirmsAfterTheHandshake) {
+  start();
+  const ResumptionState state = first_connection();
+  ASSERT_FALSE(state.ticket.empty());
+  ASSERT_FALSE(state.transport_params.empty());
+
+  auto c = resume_with(state, "CONNECT");
+  // The bytes reach the server's handler as early data while the handshake is still held.
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "CONNECT"; }))
+      << c->error();
+  EXPECT_EQ(records_[0].early, "CONNECT");
+  EXPECT_TRUE(records_[0].stream->early_data());
+  EXPECT_EQ(records_[0].early_confirmed, 0);
+  EXPECT_FALSE(c->connected());
+  EXPECT_EQ(c->early_bytes_sent(0), 7u);  // sent before the handshake: 0-RTT packets
+  ASSERT_TRUE(release(*c)) << c->error();
+  EXPECT_TRUE(c->resumed());
+  EXPECT_TRUE(c->early_data_attempted());
+  EXPECT_TRUE(c->early_data_accepted());
+  EXPECT_FALSE(c->early_data_rejected());
+  // Then the confirmation.
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].early_confirmed == 1; }));
+  EXPECT_FALSE(records_[0].stream->early_data());
+  c->send(0, span_of(" later"));
+  ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "CONNECT later"; }));
+  EXPECT_EQ(records_[0].early, "CONNECT");
+  EXPECT_EQ(listener_->resumed_handshakes(), 1u);
+  EXPECT_EQ(listener_->early_data_handshakes(), 1u);
+  EXPECT_EQ(listener_->early_data_accepted(), 1u);
+  // A resumed connection gets a new ticket too.
+  EXPECT_TRUE(pump(*c, [&] { return c->resumption_state().has_value(); }));
+}
+
+TEST_F(QuicZeroRtt, WithoutSessionTicketsThereIsNothingToResume) {
+  auto o = default_options();
+  o.session_tickets.reset();
+  start(o);
+  auto c = connected();
+  EXPECT_FALSE(pump(
+      *c, [&] { return c->resumption_state().has_value(); }, 300ms));
+}
+
+TEST_F(QuicZeroRtt, EarlyDataOffMeansResumptionOnlyAndTheBytesAreResent) {
+  auto o = default_options();
+  o.session_tickets->early_data = false;
+  start(o);
+  const ResumptionState state = first_connection();
+  auto c = resume_with(state, "CONNECT");
+  ASSERT_TRUE(release(*c)) << c->error();
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "CONNECT"; }))
+      << c->error();
+  EXPECT_TRUE(c->resumed());
+  EXPECT_FALSE(c->early_data_accepted());
+  EXPECT_TRUE(c->early_data_rejected());
+  EXPECT_EQ(records_[0].early, "");
+  EXPECT_EQ(records_[0].early_confirmed, 0);
+}
+
+// RFC 9000 7.4.1: a 0-RTT client uses the limits of its last connection. Changing them changes
+// the ticket key, so old tickets get a full handshake and their early data is resent in 1-RTT.
+TEST_F(QuicZeroRtt, ChangedFlowControlLimitsInvalidateTickets) {
+  start();
+  const ResumptionState state = first_connection();
+  QuicTransportOptions smaller;
+  smaller.stream_window_bytes = 4096;
+  listener_->set_transport_options(smaller);
+  auto c = resume_with(state, "CONNECT");
+  ASSERT_TRUE(release(*c)) << c->error();
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "CONNECT"; }))
+      << c->error();
+  EXPECT_FALSE(c->resumed());
+  EXPECT_TRUE(c->early_data_rejected());
+  EXPECT_EQ(records_[0].early, "");
+  EXPECT_EQ(listener_->resumed_handshakes(), 0u);
+}
+
+// With the same static secret a restarted listener still resumes the ticket, but accepts no
+// early data for it: GnuTLS's anti-replay record only covers tickets issued since it started.
+// Without the secret the ticket is useless (full handshake). Either way the bytes arrive.
+TEST_F(QuicZeroRtt, TicketsAfterARestart) {
+  for (bool with_secret : {true, false}) {
+    SCOPED_TRACE(with_secret ? "same static secret" : "no static secret");
+    auto o = default_options();
+    if (with_secret) o.static_secret.assign(32, 0x42);
+    start(o);
+    const ResumptionState state = first_connection();
+    listener_.reset();
+    records_.clear();
+    start(o);  // another process's listener, as far as TLS is concerned
+    auto c = resume_with(state, "CONNECT");
+    ASSERT_TRUE(release(*c)) << c->error();
+    ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "CONNECT"; }))
+        << c->error();
+    EXPECT_EQ(c->resumed(), with_secret);
+    EXPECT_TRUE(c->early_data_rejected());
+    EXPECT_EQ(records_[0].early, "");
+    c->close(0);
+    listener_.reset();
+    records_.clear();
+  }
+}
+
+// A captured first flight (Initial with the ClientHello, 0-RTT packets) sent again from another
+// socket: the server starts a connection, but GnuTLS's anti-replay (SessionTickets' record)
+// refuses its early data, so no stream ever reaches a handler.
+TEST_F(QuicZeroRtt, ReplayedFirstFlightDeliversNoEarlyData) {
+  start();
+  const ResumptionState state = first_connection();
+  std::vector<std::vector<uint8_t>> flight;
+  auto c = resume_with(state, "CONNECT", &flight);
+  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].early == "CONNECT"; }));
+  const auto captured = flight;  // ClientHello and 0-RTT, nothing of the handshake's end
+  ASSERT_TRUE(release(*c)) << c->error();
+  EXPECT_TRUE(c->early_data_accepted());
+  c->close(0);
+  ASSERT_TRUE(
+      transport::test::run_until(loop_, [&] { return listener_->connection_count() == 0; }));
+
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  auto server = *SockAddr::from("127.0.0.1", listener_->port(), false);
+  for (const auto& d : captured) {
+    ASSERT_EQ(::sendto(fd, d.data(), d.size(), 0, server.sa(), server.len),
+              static_cast<ssize_t>(d.size()));
+  }
+  EXPECT_TRUE(
+      transport::test::run_until(loop_, [&] { return listener_->connection_count() == 1; }));
+  transport::test::run_until(
+      loop_, [] { return false; }, 300ms);
+  ::close(fd);
+  // TLS took the genuine ClientHello's early data, not the replayed one's. (The 0-RTT packets of
+  // this flight could not reach the replayed connection anyway: a GnuTLS 3.7 client sends them
+  // after the ServerHello, to the CID the server chose; a client that sends 0-RTT with its first
+  // Initial does not have that limit, and then this refusal is what keeps them unprocessed.)
+  EXPECT_EQ(listener_->early_data_accepted(), 1u);
+  ASSERT_NE(listener_->tickets(), nullptr);
+  EXPECT_EQ(listener_->tickets()->replays_detected(), 1u);
+  EXPECT_EQ(records_.size(), 1u);  // no stream of the replayed connection got a handler
+}
+
 }  // namespace
 }  // namespace mquictt::quic

@@ -28,6 +28,8 @@ namespace mquictt::transport::test {
 // What a handler saw. Owned by the test, so it outlives the handler.
 struct Record {
   std::string data;
+  std::string early;        // the part of `data` that arrived while stream->early_data()
+  int early_confirmed = 0;  // on_early_data_confirmed() calls
   int writable = 0;
   int closed = 0;
   std::optional<broker::CloseCause> cause;
@@ -45,6 +47,9 @@ class RecordingHandler : public broker::ByteStreamHandler {
   void on_data(std::span<const uint8_t> bytes) override {
     EXPECT_EQ(rec_.closed, 0) << "on_data after on_closed";
     rec_.data.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (stream_.early_data()) {
+      rec_.early.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
     if (data_hook) data_hook(stream_, bytes);
   }
   void on_writable() override {
@@ -52,6 +57,7 @@ class RecordingHandler : public broker::ByteStreamHandler {
     ++rec_.writable;
     if (writable_hook) writable_hook(stream_);
   }
+  void on_early_data_confirmed() override { ++rec_.early_confirmed; }
   void on_closed(broker::CloseCause cause) override {
     ++rec_.closed;
     rec_.cause = cause;
