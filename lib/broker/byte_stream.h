@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/packet_trace.h"
+
 namespace mquictt::broker {
 
 using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
@@ -62,6 +64,11 @@ class ByteStream {
   // Identity from a verified client certificate (CN), empty if none. Used for
   // use_identity_as_username.
   virtual std::string tls_identity() const { return {}; }
+  // Packet tracing (MQTT over QUIC: events in the connection's qlog, docs/qlog.md). The broker
+  // asks tracing() once, when it takes the stream; if true it calls trace() for every MQTT packet
+  // received or sent on the stream (packet_trace.h), otherwise never: no cost when off.
+  virtual bool tracing() const { return false; }
+  virtual void trace(const PacketTrace& packet) { (void)packet; }
 };
 
 class ByteStreamHandler {

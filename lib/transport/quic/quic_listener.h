@@ -88,6 +88,10 @@ class QuicListener final : public ConnectionHost {
   size_t handshakes_in_progress() const { return handshakes_; }
   // For connections accepted from now on (config reload: watermarks).
   void set_transport_options(const QuicTransportOptions& options) { options_.transport = options; }
+  // Certificate reload: loads `files` into a new TLS context for connections accepted from now
+  // on; existing connections keep theirs. On failure (`error` names the file and GnuTLS's reason)
+  // the current context stays.
+  bool reload_tls(const TlsServerFiles& files, std::string* error);
 
   // libev entry point (trampoline only).
   void on_readable() noexcept;
@@ -119,7 +123,8 @@ class QuicListener final : public ConnectionHost {
   QuicListenerOptions options_;
   AcceptFn accept_;
   QuicClock& clock_;
-  std::unique_ptr<TlsServerContext> tls_;
+  // Shared with every connection created from it (QuicConnection::create).
+  std::shared_ptr<const TlsServerContext> tls_;
   UdpSocket socket_;
   CidGenerator cids_;
   CidMap<QuicConnection> cid_map_;

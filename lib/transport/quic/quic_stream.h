@@ -53,6 +53,9 @@ class QuicStream final : public broker::ByteStream {
   void abort_with_error(uint64_t app_error_code) override;
   std::string describe() const override;
   std::string tls_identity() const override;
+  // MQTT events in the connection's qlog (docs/qlog.md), with this stream's id.
+  bool tracing() const override;
+  void trace(const broker::PacketTrace& packet) override;
 
   int64_t id() const { return id_; }
 
