@@ -43,7 +43,8 @@ constexpr const char* kUsage =
     "      --version           print the version and exit.\n"
     "  -h, --help              this help.\n"
     "\n"
-    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reloads FILE (listeners need a restart).\n"
+    "Signals: SIGINT/SIGTERM stop gracefully, SIGHUP reloads FILE and the QUIC certificates\n"
+    "(listeners need a restart).\n"
     "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error.\n";
 
 struct Args {

@@ -57,6 +57,10 @@ struct ListenerInfo {
   std::string name;              // "tcp", "tls", "quic", or the configured name
   std::string transport;         // "tcp" | "tls" | "quic"
   uint32_t max_connections = 0;  // 0 = unlimited
+  // mosquitto's use_identity_as_username: the CN of the verified client certificate
+  // (ByteStream::tls_identity()) replaces the CONNECT user name; without one, CONNACK 0x87 Not
+  // authorized (3.1.1: 5).
+  bool use_identity_as_username = false;
   // Highest PUBLISH QoS processed while a stream's input is early data (ByteStream::early_data(),
   // QUIC 0-RTT); a PUBLISH above it is held until the handshake completes (protocol_handler.h
   // "Early data").

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/packet_trace.h"
+
 namespace mquictt::broker {
 
 using SharedBytes = std::shared_ptr<const std::vector<uint8_t>>;
@@ -69,6 +71,11 @@ class ByteStream {
   // on_early_data_confirmed() (if it received anything before); a connection that dies first
   // only gets on_closed(). Transports without early data always return false.
   virtual bool early_data() const { return false; }
+  // Packet tracing (MQTT over QUIC: events in the connection's qlog, docs/qlog.md). The broker
+  // asks tracing() once, when it takes the stream; if true it calls trace() for every MQTT packet
+  // received or sent on the stream (packet_trace.h), otherwise never: no cost when off.
+  virtual bool tracing() const { return false; }
+  virtual void trace(const PacketTrace& packet) { (void)packet; }
 };
 
 class ByteStreamHandler {

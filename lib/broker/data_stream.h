@@ -31,10 +31,11 @@ class ProtocolHandler;
 
 struct StreamEndpoint {
   StreamEndpoint(ByteStream& s, StreamTag t, uint32_t max_packet_size)
-      : stream(s), tag(t), splitter(max_packet_size) {}
+      : stream(s), tag(t), tracing(s.tracing()), splitter(max_packet_size) {}
 
   ByteStream& stream;
   const StreamTag tag;
+  const bool tracing;  // stream.tracing(), asked once: packets go to stream.trace()
   codec::FrameSplitter splitter;
   // False once a data stream was let go (closed after an error, or the peer ended it): its
   // remaining input is ignored. The control stream's life is the connection's (state_).

@@ -43,6 +43,7 @@ ProtocolHandler::ProtocolHandler(BrokerImpl& broker, ByteStream& stream,
     : broker_(&broker),
       id_(connection_id),
       listener_name_(listener.name),
+      use_identity_as_username_(listener.use_identity_as_username),
       early_data_max_qos_(listener.early_data_max_publish_qos),
       control_(stream, kControlStream, max_packet_size(*config)) {
   cs_.config = std::move(config);
@@ -184,6 +185,7 @@ void ProtocolHandler::handle_frame(StreamEndpoint& in, std::span<const uint8_t> 
   }
   codec::Packet& pkt = *decoded;
   const PacketType type = codec::packet_type(pkt);
+  if (in.tracing) in.stream.trace(trace_of(pkt, frame.size(), false, v5()));
   if (state_ == State::kAuthenticating && type != PacketType::kAuth &&
       type != PacketType::kDisconnect) {
     fail({rc::kProtocolError, "packet other than AUTH during authentication"});
@@ -283,6 +285,10 @@ void ProtocolHandler::handle_connect_frame(std::span<const uint8_t> frame) {
     fail({rc::kProtocolError, "first packet is not CONNECT"});
     return;
   }
+  if (control_.tracing) {
+    const bool v5 = std::get<codec::Connect>(*decoded).version == codec::ProtocolVersion::kV5;
+    control_.stream.trace(trace_of(*decoded, frame.size(), false, v5));
+  }
   on_connect(std::move(std::get<codec::Connect>(*decoded)));
 }
 
@@ -314,6 +320,15 @@ void ProtocolHandler::on_connect(codec::Connect&& c) {
     client_id_ = c.client_id;
   }
   username_ = c.username;
+  if (use_identity_as_username_) {
+    // The one place the user name is decided: everything after (authenticator, ACL hooks, logs)
+    // sees the certificate's CN.
+    if (tls_identity_.empty()) {
+      fail({rc::kNotAuthorized, "no verified client certificate (use_identity_as_username)"});
+      return;
+    }
+    username_ = tls_identity_;
+  }
 
   auto negotiated = negotiate(c, config);
   if (!negotiated) {
@@ -437,9 +452,9 @@ void ProtocolHandler::accept_connect(std::optional<std::vector<uint8_t>> auth_da
   send(ack);
   broker_->log().info(
       "connected client_id={} peer={} listener={} version={} clean_start={} "
-      "keep_alive={} session_present={}",
+      "keep_alive={} session_present={}{}{}",
       client_id_, peer(), listener_name_, v5() ? 5 : 4, c.clean_start ? 1 : 0, n.keep_alive_s,
-      attached.session_present ? 1 : 0);
+      attached.session_present ? 1 : 0, username_ ? " username=" : "", username_.value_or(""));
   pending_connect_.reset();
   if (n.keep_alive_s != 0) arm_keepalive(last_packet_ms_ + TimeMs{n.keep_alive_s} * 1500);
   resend_inflight();
@@ -715,6 +730,7 @@ void ProtocolHandler::write_frame(StreamEndpoint& out, std::span<const uint8_t> 
 
 void ProtocolHandler::send(StreamEndpoint& out, const codec::Packet& p) {
   const std::vector<uint8_t> bytes = codec::encode(p, cs_.version);
+  if (out.tracing) out.stream.trace(trace_of(p, bytes.size(), true, v5()));
   write_frame(out, bytes);
 }
 

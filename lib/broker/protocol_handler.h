@@ -30,6 +30,11 @@
 //     broker's flush() seeing pending_bytes() <= outbound_low_watermark_bytes, which keeps this
 //     working whatever watermarks the transport uses) resumes reading and drains the queue.
 //
+// Tracing: on a stream whose ByteStream::tracing() is true (asked once, when the stream is taken),
+// every packet decoded from it and every packet written to it is also passed to
+// ByteStream::trace() (packet_trace.h): in handle_connect_frame / handle_frame after decoding, and
+// in send() / send_publish() after encoding -- the only places packets cross the seam.
+//
 // Acks that confirm durable state (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) all go through
 // send_durable_ack(): today it writes at once; with a persistent store it is where an ack waits
 // for the store commit and is released from Broker::flush().
@@ -237,6 +242,7 @@ class ProtocolHandler final : public ByteStreamHandler {
   BrokerImpl* broker_;  // null after detach_broker()
   const uint64_t id_;
   std::string listener_name_;
+  const bool use_identity_as_username_;  // ListenerInfo
   std::string tls_identity_;
   State state_ = State::kAwaitConnect;
   bool version_known_ = false;  // cs_.version is the client's (a CONNACK can be sent)

@@ -28,11 +28,11 @@
 #include <utility>
 
 #include "broker/broker_impl.h"
-#include "util/utf8.h"
 #include "broker/protocol_handler.h"
 #include "codec/encoder.h"
 #include "codec/reason_code.h"
 #include "codec/topic.h"
+#include "util/utf8.h"
 
 namespace mquictt::broker {
 
@@ -398,6 +398,18 @@ bool ProtocolHandler::send_publish(StreamEndpoint& out, const Outgoing& o, uint1
   SharedBytes* slot = shareable ? &fx->qos0[v5() ? 1 : 0][o.retain ? 1 : 0] : nullptr;
   if (slot && *slot) {
     if (limit != 0 && (*slot)->size() > limit) return false;
+    if (out.tracing) {
+      // The frame of an earlier subscriber of this fan-out: QoS 0, no packet id, no alias.
+      PacketTrace tr;
+      tr.sent = true;
+      tr.type = codec::PacketType::kPublish;
+      tr.length = (*slot)->size();
+      tr.topic = m.topic;
+      tr.qos = o.qos;
+      tr.retain = o.retain;
+      tr.payload_length = m.payload.size();
+      out.stream.trace(tr);
+    }
     broker_->counters().bytes_sent += (*slot)->size();
     ++broker_->counters().messages_sent;
     out.stream.write_shared(*slot);
@@ -436,6 +448,7 @@ bool ProtocolHandler::send_publish(StreamEndpoint& out, const Outgoing& o, uint1
   }
   ++broker_->counters().messages_sent;
   std::vector<uint8_t> bytes = codec::encode(p, cs_.version);
+  if (out.tracing) out.stream.trace(trace_of(p, bytes.size(), true, v5()));
   if (!full_topic.empty()) p.topic.swap(full_topic);
   if (slot) {
     *slot = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));

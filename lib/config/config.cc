@@ -489,6 +489,8 @@ constexpr Field<TlsSettings> kTlsFields[] = {
     {"ca_file", [](Reader& r, const Item& i, TlsSettings& t) { r.string(i, 4096, t.ca_file); }},
     {"require_certificate",
      [](Reader& r, const Item& i, TlsSettings& t) { r.boolean(i, t.require_certificate); }},
+    {"use_identity_as_username",
+     [](Reader& r, const Item& i, TlsSettings& t) { r.boolean(i, t.use_identity_as_username); }},
 };
 
 using Q = QuicSettings;
@@ -833,6 +835,9 @@ std::vector<ConfigError> validate_impl(const Config& c, const std::set<std::stri
     }
     if (l.tls && l.tls->require_certificate && l.tls->ca_file.empty()) {
       error(p + ".tls.require_certificate", "needs tls.ca_file to verify client certificates");
+    }
+    if (l.tls && l.tls->use_identity_as_username && l.tls->ca_file.empty()) {
+      error(p + ".tls.use_identity_as_username", "needs tls.ca_file to verify client certificates");
     }
     if ((l.transport == Transport::kTls || l.transport == Transport::kQuic) &&
         (!l.tls || l.tls->cert_file.empty() || l.tls->key_file.empty())) {

@@ -67,6 +67,9 @@ struct TlsSettings {
   std::string key_file;
   std::string ca_file;               // empty: client certificates are not verified
   bool require_certificate = false;  // needs ca_file
+  // The verified client certificate's CN is the MQTT user name (mosquitto's option); clients
+  // without one are refused with CONNACK Not authorized. Needs ca_file.
+  bool use_identity_as_username = false;
 };
 
 // QUIC transport settings of a `transport: quic` listener (the `quic:` block). Defaults follow

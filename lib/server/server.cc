@@ -98,12 +98,7 @@ std::unique_ptr<quic::QuicListener> make_quic_listener(transport::EvLoop& loop,
   o.port = lc.port;
   o.ipv6 = lc.ipv6;
   o.max_connections = lc.max_connections;
-  if (lc.tls) {
-    o.tls.cert_file = lc.tls->cert_file;
-    o.tls.key_file = lc.tls->key_file;
-    o.tls.ca_file = lc.tls->ca_file;
-    o.tls.require_certificate = lc.tls->require_certificate;
-  }
+  o.tls = to_tls_files(lc);
   o.transport = to_quic_options(lc, settings);
   o.node_id = q.node_id;
   o.retry = to_quic(q.retry);
@@ -128,7 +123,8 @@ std::unique_ptr<quic::QuicListener> make_quic_listener(transport::EvLoop& loop,
   } else {
     o.session_tickets.reset();
   }
-  broker::ListenerInfo info{lc.name, "quic", lc.max_connections};
+  broker::ListenerInfo info{lc.name, "quic", lc.max_connections,
+                            lc.tls && lc.tls->use_identity_as_username};
   info.early_data_max_publish_qos = q.early_data.max_publish_qos;
   try {
     return std::make_unique<quic::QuicListener>(
@@ -183,6 +179,17 @@ transport::TcpConnectionOptions to_connection_options(const config::BrokerSettin
   o.high_watermark_bytes = s.outbound_high_watermark_bytes;
   o.low_watermark_bytes = s.outbound_low_watermark_bytes;
   return o;
+}
+
+quic::TlsServerFiles to_tls_files(const config::ListenerConfig& lc) {
+  quic::TlsServerFiles f;
+  if (lc.tls) {
+    f.cert_file = lc.tls->cert_file;
+    f.key_file = lc.tls->key_file;
+    f.ca_file = lc.tls->ca_file;
+    f.require_certificate = lc.tls->require_certificate;
+  }
+  return f;
 }
 
 quic::QuicTransportOptions to_quic_options(const config::ListenerConfig& listener,
@@ -412,6 +419,18 @@ void Server::reload() {
   apply_config(*config);
 }
 
+void Server::reload_certificates(quic::QuicListener& l, const config::ListenerConfig& lc) {
+  // The files are read again even if their names did not change: renewing a certificate usually
+  // rewrites them in place.
+  std::string error;
+  if (l.reload_tls(to_tls_files(lc), &error)) {
+    log::main()->info("listener {}: TLS certificate reloaded from {} (new connections)", l.name(),
+                      lc.tls ? lc.tls->cert_file : "");
+  } else {
+    log::main()->error("listener {}: {}; keeping the current certificate", l.name(), error);
+  }
+}
+
 void Server::apply_config(const config::Config& config) {
   broker_.set_config(to_broker_config(config.broker));
   const auto conn_options = to_connection_options(config.broker);
@@ -421,6 +440,7 @@ void Server::apply_config(const config::Config& config) {
     for (const auto& lc : config.listeners) {
       if (lc.name == l->name() && lc.transport == config::Transport::kQuic) {
         l->set_transport_options(to_quic_options(lc, config.broker));
+        reload_certificates(*l, lc);
       }
     }
   }

@@ -66,6 +66,8 @@ transport::TcpConnectionOptions to_connection_options(const config::BrokerSettin
 // A QUIC listener's `quic:` block (defaults when absent) plus the broker's watermarks.
 quic::QuicTransportOptions to_quic_options(const config::ListenerConfig& listener,
                                            const config::BrokerSettings& settings);
+// A QUIC listener's `tls:` block (empty names when absent).
+quic::TlsServerFiles to_tls_files(const config::ListenerConfig& listener);
 // Sets the level of every logger.
 void apply_log_level(config::LogLevel level);
 
@@ -89,7 +91,9 @@ class Server {
   // Same, from any thread (wakes the loop through an ev_async).
   void request_shutdown_threadsafe();
   // What SIGHUP does once a new configuration is loaded: broker settings and log level for new
-  // connections; listeners are kept as they are (a warning names any difference).
+  // connections, and every QUIC listener reloads its certificate, key and CA files for new
+  // connections (a file that fails to load is logged and the listener keeps its current ones);
+  // listeners are otherwise kept as they are (a warning names any difference).
   void apply_config(const config::Config& config);
 
   std::vector<BoundListener> listeners() const;
@@ -105,6 +109,7 @@ class Server {
 
  private:
   void reload();
+  void reload_certificates(quic::QuicListener& l, const config::ListenerConfig& lc);
 
   // Declaration order is destruction order in reverse: the loop outlives every watcher, the
   // broker outlives the listeners (whose connections own handlers that point into it).

@@ -25,6 +25,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "transport/quic/qlog_writer.h"
 #include "transport/quic/quic_clock.h"
 #include "transport/quic/quic_tls.h"
 #include "transport/quic/stream_buffers.h"
@@ -284,7 +285,7 @@ class QuicClient {
   std::optional<CloseInfo> close_info_;
   std::vector<uint8_t> rx_;
   std::vector<uint8_t> tx_;
-  FILE* qlog_ = nullptr;
+  std::unique_ptr<QlogWriter> qlog_;  // options.qlog_path; outlives conn_ (its last record)
 };
 
 }  // namespace mquictt::quic

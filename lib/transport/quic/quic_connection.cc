@@ -166,15 +166,15 @@ QuicConnection::QuicConnection(transport::EvLoop& loop, transport::ConnectionSet
 
 std::unique_ptr<QuicConnection> QuicConnection::create(
     transport::EvLoop& loop, transport::ConnectionSet& set, ConnectionHost& host,
-    const TlsServerContext& tls, const QuicTransportOptions& options,
+    std::shared_ptr<const TlsServerContext> tls, const QuicTransportOptions& options,
     const IncomingConnection& incoming, std::string* error) {
   std::unique_ptr<QuicConnection> c(new QuicConnection(loop, set, host, options, incoming));
-  if (!c->init(tls, incoming, error)) return nullptr;
+  if (!c->init(std::move(tls), incoming, error)) return nullptr;
   return c;
 }
 
-bool QuicConnection::init(const TlsServerContext& tls, const IncomingConnection& incoming,
-                          std::string* error) {
+bool QuicConnection::init(std::shared_ptr<const TlsServerContext> tls,
+                          const IncomingConnection& incoming, std::string* error) {
   const ngtcp2_pkt_hd& hd = incoming.hd;
   scid_ = host_.new_cid(kServerCidLength);
   log_id_ = "quic " + peer_ + " " + CidKey(scid_).hex().substr(0, 8);
@@ -188,10 +188,11 @@ bool QuicConnection::init(const TlsServerContext& tls, const IncomingConnection&
   if (incoming.address_validated) settings.token = hd.token;
   if (!options_.qlog_dir.empty()) {
     std::string path = options_.qlog_dir + "/" + CidKey(scid_).hex() + ".sqlog";
-    qlog_ = std::fopen(path.c_str(), "w");
+    std::string why;
+    qlog_ = QlogWriter::open(path, settings.initial_ts, &why);
     if (!qlog_) {
       // Diagnostics only: the connection works without its qlog.
-      qlog()->warn("{}: cannot open qlog file {}: {}", log_id_, path, std::strerror(errno));
+      qlog()->warn("{}: cannot open qlog file {}: {}", log_id_, path, why);
     } else {
       settings.qlog.write = qlog_write;
       settings.qlog.odcid = incoming.original_dcid ? *incoming.original_dcid : hd.dcid;
@@ -232,8 +233,9 @@ bool QuicConnection::init(const TlsServerContext& tls, const IncomingConnection&
     *error = std::string("ngtcp2_conn_server_new: ") + ngtcp2_strerror(rv);
     return false;
   }
-  tls_ = tls.new_session(&conn_ref_, host_.session_tickets());
-  tickets_ = host_.session_tickets() && !tls.verifies_clients();
+  tls_context_ = std::move(tls);
+  tls_ = tls_context_->new_session(&conn_ref_, host_.session_tickets());
+  tickets_ = host_.session_tickets() && !tls_context_->verifies_clients();
   if (!tls_) {
     *error = "cannot create a TLS session";
     return false;
@@ -271,7 +273,7 @@ QuicConnection::~QuicConnection() {
   streams_.clear();
   if (conn_) ngtcp2_conn_del(conn_);
   if (tls_) gnutls_deinit(tls_);
-  if (qlog_) std::fclose(qlog_);
+  qlog_.reset();
   host_.connection_gone(*this);
 }
 
@@ -405,7 +407,11 @@ int QuicConnection::cb_recv_stream_data(uint32_t flags, int64_t stream_id,
       give_credit(stream_id, data.size());
     } else {
       auto now_bytes = s->inbound_.on_received(data, s->reading_);
-      if (!now_bytes.empty()) deliver(*s, now_bytes);
+      if (!now_bytes.empty()) {
+        in_recv_callback_ = true;  // for trace_packet(); deliver() does not throw
+        deliver(*s, now_bytes);
+        in_recv_callback_ = false;
+      }
     }
     if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !s->peer_finished_) {
       s->peer_finished_ = true;
@@ -610,12 +616,17 @@ bool QuicConnection::early_data_accepted() const {
 }
 
 void QuicConnection::cb_qlog(uint32_t flags, const void* data, size_t len) {
+  if (qlog_) qlog_->write_ngtcp2(flags, data, len);
+}
+
+void QuicConnection::trace_packet(int64_t stream_id, const broker::PacketTrace& packet) {
   if (!qlog_) return;
-  if (len != 0) (void)std::fwrite(data, 1, len, qlog_);
-  if (flags & NGTCP2_QLOG_WRITE_FLAG_FIN) {
-    std::fclose(qlog_);
-    qlog_ = nullptr;
-  }
+  // ngtcp2 stamps its records with the timestamp of the API call in progress, and a packet
+  // traced from inside that call (recv_stream_data: the packet that arrived, and the replies)
+  // must not get a later time than the records ngtcp2 still writes in it, since qvis wants the
+  // file in time order. So it takes that call's timestamp; outside any call, the current time,
+  // which no later call can precede.
+  qlog_->write_packet(in_recv_callback_ ? last_now_ : host_.clock().now(), stream_id, packet);
 }
 
 // ---- requests from streams (never call ngtcp2 or handlers here) ----

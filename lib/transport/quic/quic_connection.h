@@ -64,6 +64,7 @@
 #include "transport/connection_set.h"
 #include "transport/ev_loop.h"
 #include "transport/quic/cid.h"
+#include "transport/quic/qlog_writer.h"
 #include "transport/quic/quic_clock.h"
 #include "transport/quic/quic_stream.h"
 #include "transport/quic/quic_tls.h"
@@ -140,10 +141,11 @@ class QuicConnection final : public transport::OwnedConnection {
   enum class ReadResult : uint8_t { kOk, kRetry, kClosed };
 
   // Creates the ngtcp2 and TLS state and registers the first CIDs. nullptr (with `error` set) on
-  // failure.
+  // failure. The connection keeps `tls` (its TLS session uses its credentials) for its life, so a
+  // listener may switch to a new context (certificate reload) under live connections.
   static std::unique_ptr<QuicConnection> create(transport::EvLoop& loop,
                                                 transport::ConnectionSet& set, ConnectionHost& host,
-                                                const TlsServerContext& tls,
+                                                std::shared_ptr<const TlsServerContext> tls,
                                                 const QuicTransportOptions& options,
                                                 const IncomingConnection& incoming,
                                                 std::string* error);
@@ -192,6 +194,9 @@ class QuicConnection final : public transport::OwnedConnection {
   void stream_closed_for_handler(QuicStream& s, broker::CloseCause cause);
   std::string describe_stream(int64_t stream_id) const;
   std::string tls_identity() const;
+  // qlog (docs/qlog.md): whether this connection writes one, and an MQTT event for it.
+  bool tracing() const { return qlog_ && qlog_->is_open(); }
+  void trace_packet(int64_t stream_id, const broker::PacketTrace& packet);
 
   // transport::OwnedConnection
   bool reap() override;
@@ -201,9 +206,11 @@ class QuicConnection final : public transport::OwnedConnection {
  private:
   QuicConnection(transport::EvLoop& loop, transport::ConnectionSet& set, ConnectionHost& host,
                  const QuicTransportOptions& options, const IncomingConnection& incoming);
-  bool init(const TlsServerContext& tls, const IncomingConnection& incoming, std::string* error);
+  bool init(std::shared_ptr<const TlsServerContext> tls, const IncomingConnection& incoming,
+            std::string* error);
 
-  Timestamp now() const { return host_.clock().now(); }
+  // Every timestamp handed to ngtcp2 comes from here; the last one is kept for trace_packet().
+  Timestamp now() const { return last_now_ = host_.clock().now(); }
   QuicStream* find_stream(int64_t id);
   QuicStream& open_stream(int64_t id, bool by_callback);
   bool is_control(int64_t id) const { return id == 0; }
@@ -247,6 +254,7 @@ class QuicConnection final : public transport::OwnedConnection {
   ConnectionHost& host_;
   QuicTransportOptions options_;
   ngtcp2_conn* conn_ = nullptr;
+  std::shared_ptr<const TlsServerContext> tls_context_;  // outlives tls_ (its credentials)
   gnutls_session_t tls_ = nullptr;
   ngtcp2_crypto_conn_ref conn_ref_{};
   State state_ = State::kOpen;
@@ -284,7 +292,9 @@ class QuicConnection final : public transport::OwnedConnection {
     size_t segment_size = 0;  // datagram size within `data` (the last may be shorter)
   };
   std::vector<Blocked> blocked_;
-  FILE* qlog_ = nullptr;
+  std::unique_ptr<QlogWriter> qlog_;  // null without qlog_dir
+  mutable Timestamp last_now_ = 0;    // the latest now(): the ngtcp2 call in progress
+  bool in_recv_callback_ = false;     // handing received stream data to a handler
   transport::TimerWatcher timer_;
   transport::IoWatcher write_ev_;
   transport::TimerWatcher linger_;

@@ -43,7 +43,7 @@ QuicListener::QuicListener(transport::EvLoop& loop, QuicListenerOptions options,
       options_(std::move(options)),
       accept_(std::move(accept)),
       clock_(clock),
-      tls_(std::make_unique<TlsServerContext>(options_.tls)),
+      tls_(std::make_shared<const TlsServerContext>(options_.tls)),
       socket_(options_.host, options_.port, options_.ipv6),
       cids_(options_.node_id),
       connections_(loop),
@@ -72,6 +72,17 @@ QuicListener::~QuicListener() {
 void QuicListener::set_transport_options(const QuicTransportOptions& options) {
   options_.transport = options;
   if (tickets_) tickets_->set_limits(early_data_limits(options));
+}
+
+bool QuicListener::reload_tls(const TlsServerFiles& files, std::string* error) {
+  try {
+    tls_ = std::make_shared<const TlsServerContext>(files);
+  } catch (const std::runtime_error& e) {
+    *error = e.what();
+    return false;
+  }
+  options_.tls = files;
+  return true;
 }
 
 void QuicListener::start() {
@@ -168,7 +179,7 @@ void QuicListener::accept_new(const Datagram& d) {
   std::string error;
   ++handshakes_;  // the connection's destructor reports it gone, even if creation fails
   auto conn =
-      QuicConnection::create(loop_, connections_, *this, *tls_, options_.transport, in, &error);
+      QuicConnection::create(loop_, connections_, *this, tls_, options_.transport, in, &error);
   if (!conn) {
     qlog()->warn("listener {}: cannot set up a connection from {}: {}", name(),
                  d.remote.to_string(), error);

@@ -108,6 +108,10 @@ class QuicListener final : public ConnectionHost {
   // ClientHellos whose early data TLS accepted (counted at once; a replayed first flight that
   // never completes its handshake counts here, unless anti-replay refused it).
   uint64_t early_data_accepted() const { return early_accepted_; }
+  // Certificate reload: loads `files` into a new TLS context for connections accepted from now
+  // on; existing connections keep theirs. On failure (`error` names the file and GnuTLS's reason)
+  // the current context stays.
+  bool reload_tls(const TlsServerFiles& files, std::string* error);
 
   // libev entry point (trampoline only).
   void on_readable() noexcept;
@@ -140,7 +144,8 @@ class QuicListener final : public ConnectionHost {
   QuicListenerOptions options_;
   AcceptFn accept_;
   QuicClock& clock_;
-  std::unique_ptr<TlsServerContext> tls_;
+  // Shared with every connection created from it (QuicConnection::create).
+  std::shared_ptr<const TlsServerContext> tls_;
   UdpSocket socket_;
   CidGenerator cids_;
   CidMap<QuicConnection> cid_map_;

@@ -51,4 +51,12 @@ std::string QuicStream::tls_identity() const {
   return conn_.tls_identity();
 }
 
+bool QuicStream::tracing() const {
+  return conn_.tracing();
+}
+
+void QuicStream::trace(const broker::PacketTrace& packet) {
+  conn_.trace_packet(id_, packet);
+}
+
 }  // namespace mquictt::quic

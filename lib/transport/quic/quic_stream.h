@@ -56,6 +56,9 @@ class QuicStream final : public broker::ByteStream {
   // Until the handshake completes, stream data can only be 0-RTT (the client's 1-RTT packets
   // cannot be decrypted before).
   bool early_data() const override;
+  // MQTT events in the connection's qlog (docs/qlog.md), with this stream's id.
+  bool tracing() const override;
+  void trace(const broker::PacketTrace& packet) override;
 
   int64_t id() const { return id_; }
 

@@ -28,6 +28,20 @@ int client_hello_hook(gnutls_session_t session, unsigned int, unsigned, unsigned
   return check_alpn(session);
 }
 
+// Client certificates (server with a CA file): one that is sent must verify against the CA;
+// none at all is left to GNUTLS_CERT_REQUIRE (require_certificate) -- with GNUTLS_CERT_REQUEST
+// such a client is let in, and the MQTT layer sees an empty tls_identity().
+// (gnutls_session_set_verify_cert would also refuse a client that sends no certificate.)
+int verify_client_certificate(gnutls_session_t session) noexcept {
+  unsigned int n = 0;
+  if (!gnutls_certificate_get_peers(session, &n) || n == 0) return 0;
+  unsigned int status = 0;
+  if (gnutls_certificate_verify_peers3(session, nullptr, &status) != 0 || status != 0) {
+    return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+  }
+  return 0;
+}
+
 std::runtime_error tls_error(const std::string& what, int rv) {
   return std::runtime_error(what + ": " + gnutls_strerror(rv));
 }
@@ -90,7 +104,7 @@ gnutls_session_t TlsServerContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
     gnutls_certificate_server_set_request(
         s, require_certificate_ ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
     // Verify a certificate the client sends during the handshake (no host name for clients).
-    gnutls_session_set_verify_cert(s, nullptr, 0);
+    gnutls_session_set_verify_function(s, verify_client_certificate);
   }
   gnutls_session_set_ptr(s, conn_ref);
   return s;

@@ -5,6 +5,9 @@
 #   client.pem / client.key   CN=quic-client (client auth); signed by ca
 #   other-ca.pem / other-ca.key, other-client.pem / other-client.key
 #                             an unrelated CA and a client certificate it signed (negative tests)
+#   other-server.pem / other-server.key
+#                             CN=localhost (same SANs as server.pem) signed by other-ca: a second
+#                             server certificate (certificate reload tests)
 # The generated files are committed, so tests never need to run this. Certificates are valid for
 # 20 years from generation. For tests only: the private keys are public.
 set -euo pipefail
@@ -46,4 +49,5 @@ leaf server localhost ca "$tmp/server.ext"
 leaf client quic-client ca "$tmp/client.ext"
 ca other-ca "unrelated test CA"
 leaf other-client other-client other-ca "$tmp/client.ext"
+leaf other-server localhost other-ca "$tmp/server.ext"
 echo "test certificates written to $(pwd)"

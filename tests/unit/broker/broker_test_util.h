@@ -56,6 +56,24 @@ class FakeStream final : public ByteStream {
   }
   std::string describe() const override { return "fake " + name_; }
   bool early_data() const override { return early; }
+  std::string tls_identity() const override { return identity; }
+  bool tracing() const override { return trace_packets; }
+  // One line per traced packet: "sent PUBLISH len=9 id=1 topic=a/b qos=1 rc=..".
+  void trace(const PacketTrace& t) override {
+    std::string s = std::string(t.sent ? "sent " : "recv ") + codec::packet_type_name(t.type) +
+                    " len=" + std::to_string(t.length);
+    if (t.packet_id) s += " id=" + std::to_string(*t.packet_id);
+    if (t.qos) s += " topic=" + std::string(t.topic) + " qos=" + std::to_string(*t.qos);
+    if (t.reason_code) s += " rc=" + std::to_string(*t.reason_code);
+    for (uint8_t r : t.reason_codes)
+      s += " rcs=" + std::to_string(r);
+    for (const codec::Subscription& sub : t.subscriptions)
+      s += " filter=" + sub.filter + "/" + std::to_string(sub.options.qos);
+    for (const std::string& f : t.filters)
+      s += " filter=" + f;
+    if (t.protocol_version) s += " client_id=" + std::string(t.client_id);
+    traces.push_back(std::move(s));
+  }
 
   // Everything written since the last take(), as hex.
   std::string take() {
@@ -74,6 +92,9 @@ class FakeStream final : public ByteStream {
   int writes = 0;
   int shared_writes = 0;
   SharedBytes last_shared;
+  std::string identity;             // tls_identity(): a verified certificate's CN
+  bool trace_packets = false;       // tracing(); read by the broker when it takes the stream
+  std::vector<std::string> traces;  // trace() calls, formatted as above
 
  private:
   std::string name_;

@@ -296,6 +296,7 @@ TEST(ConfigQuic, EveryKey) {
       key_file: /etc/mquictt/server.key
       ca_file: /etc/mquictt/ca.crt
       require_certificate: true
+      use_identity_as_username: true
     quic:
       idle_timeout_ms: 0
       handshake_timeout_ms: 5000
@@ -316,6 +317,9 @@ TEST(ConfigQuic, EveryKey) {
   EXPECT_TRUE(l.ipv6);
   EXPECT_EQ(l.host, "::1");
   EXPECT_EQ(l.port, 14567);
+  ASSERT_TRUE(l.tls.has_value());
+  EXPECT_TRUE(l.tls->require_certificate);
+  EXPECT_TRUE(l.tls->use_identity_as_username);
   ASSERT_TRUE(l.quic.has_value());
   const QuicSettings& q = *l.quic;
   EXPECT_EQ(q.idle_timeout_ms, 0u);
@@ -700,6 +704,22 @@ TEST(ConfigValidate, TlsSettingsOnTcpListener) {
                 "b.yaml:5:28: listeners[0].tls.require_certificate: needs tls.ca_file to verify "
                 "client certificates",
             }));
+}
+
+TEST(ConfigValidate, UseIdentityAsUsernameNeedsCaFile) {
+  LoadResult r = parse(R"(listeners:
+  - bind: 127.0.0.1:14567
+    transport: quic
+    tls:
+      cert_file: a
+      key_file: b
+      use_identity_as_username: true
+)",
+                       "b.yaml");
+  EXPECT_EQ(messages(r), (std::vector<std::string>{
+                             "b.yaml:7:33: listeners[0].tls.use_identity_as_username: needs "
+                             "tls.ca_file to verify client certificates",
+                         }));
 }
 
 TEST(ConfigValidate, ValidateWorksOnHandBuiltConfig) {

@@ -895,6 +895,39 @@ TEST_F(QuicTransport, ClientCertificateIdentity) {
   }
 }
 
+// A CA file without require_certificate: a client certificate is requested, one that is sent
+// must verify, and a client without one gets in with an empty identity.
+TEST_F(QuicTransport, OptionalClientCertificate) {
+  auto o = default_options();
+  o.tls.ca_file = cert("ca.pem");
+  start(o);
+  auto anonymous = connected();
+  auto sid = *anonymous->open_stream();
+  anonymous->send(sid, span_of("x"));
+  ASSERT_TRUE(pump(*anonymous, [&] { return records_.size() == 1; }));
+  EXPECT_EQ(records_[0].stream->tls_identity(), "");
+
+  auto co = client_options();
+  co.tls.cert_file = cert("client.pem");
+  co.tls.key_file = cert("client.key");
+  auto with_cert = connected(co);
+  sid = *with_cert->open_stream();
+  with_cert->send(sid, span_of("y"));
+  ASSERT_TRUE(pump(*with_cert, [&] { return records_.size() == 2; }));
+  EXPECT_EQ(records_[1].stream->tls_identity(), "quic-client");
+
+  // A certificate of another CA: the GnuTLS client does not offer it (the server's request names
+  // the CAs it accepts), so this client is anonymous too -- never "other-client".
+  auto other = client_options();
+  other.tls.cert_file = cert("other-client.pem");
+  other.tls.key_file = cert("other-client.key");
+  auto c3 = connected(other);
+  sid = *c3->open_stream();
+  c3->send(sid, span_of("z"));
+  ASSERT_TRUE(pump(*c3, [&] { return records_.size() == 3; }));
+  EXPECT_EQ(records_[2].stream->tls_identity(), "");
+}
+
 // An unknown short-header packet gets a Stateless Reset whose token is the one we derive for
 // that CID: with a static secret, also after a restart.
 TEST_F(QuicTransport, StatelessResetForUnknownConnection) {
