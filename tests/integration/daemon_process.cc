@@ -65,23 +65,28 @@ bool DaemonProcess::start(const std::string& yaml_extra, std::chrono::millisecon
   return start_with_config(cfg, timeout);
 }
 
+std::string tcp_and_quic_listeners(const std::string& cert_file, const std::string& key_file,
+                                   uint16_t quic_port) {
+  return "listeners:\n"
+         "  - name: tcp\n"
+         "    transport: tcp\n"
+         "    bind: \"127.0.0.1:0\"\n"
+         "  - name: quic\n"
+         "    transport: quic\n"
+         "    bind: \"127.0.0.1:" +
+         std::to_string(quic_port) +
+         "\"\n"
+         "    tls:\n"
+         "      cert_file: \"" +
+         cert_file + "\"\n      key_file: \"" + key_file + "\"\n";
+}
+
 bool DaemonProcess::start_with_quic(const std::string& yaml_extra, const std::string& quic_extra,
                                     std::chrono::milliseconds timeout) {
-  std::string cfg =
-      "listeners:\n"
-      "  - name: tcp\n"
-      "    transport: tcp\n"
-      "    bind: \"127.0.0.1:0\"\n"
-      "  - name: quic\n"
-      "    transport: quic\n"
-      "    bind: \"127.0.0.1:0\"\n"
-      "    tls:\n"
-      "      cert_file: \"" +
-      test_cert("server.pem") +
-      "\"\n"
-      "      key_file: \"" +
-      test_cert("server.key") + "\"\n" + quic_extra + yaml_extra;
-  return start_with_config(cfg, timeout);
+  return start_with_config(
+      tcp_and_quic_listeners(test_cert("server.pem"), test_cert("server.key")) + quic_extra +
+          yaml_extra,
+      timeout);
 }
 
 bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::milliseconds timeout) {

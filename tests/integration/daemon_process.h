@@ -83,5 +83,10 @@ class DaemonProcess {
 const char* daemon_path();
 // Path of a file of the test PKI, e.g. test_cert("ca.pem").
 std::string test_cert(const std::string& name);
+// YAML: a tcp listener (kernel port) and a quic listener on 127.0.0.1 with this certificate and
+// key (UDP port 0 = kernel-chosen); the caller may append keys of the quic listener (indented by
+// 4) and further top-level keys.
+std::string tcp_and_quic_listeners(const std::string& cert_file, const std::string& key_file,
+                                   uint16_t quic_port = 0);
 
 }  // namespace mquictt::test

@@ -20,6 +20,7 @@
 
 #include "common/hex.h"
 #include "integration/daemon_process.h"
+#include "integration/golden_frames.h"
 #include "integration/raw_client.h"
 
 namespace mquictt::test {
@@ -27,10 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// MQTT 3.1.1: CONNECT "q1"/"t1" (clean session, keepalive 60) and CONNACK.
-constexpr const char* kConnectQ1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 71 31";
-constexpr const char* kConnectT1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 74 31";
-constexpr const char* kConnAckOk = "20 02 00 00";
 constexpr const char* kSubscribeAP = "82 08 00 01 00 03 61 2f 70 00";  // "a/p" QoS 0
 constexpr const char* kSubAckAP = "90 03 00 01 00";
 constexpr const char* kPublish0 = "30 07 00 03 61 2f 71 68 69";        // "a/q" QoS 0 "hi"
@@ -61,18 +58,7 @@ class QuicZeroRttBroker : public ::testing::Test {
     std::string quic = "    quic:\n";
     if (with_secret()) quic += "      static_secret_file: \"" + dir_ + "/secret\"\n";
     quic += early_data_config();
-    return "listeners:\n"
-           "  - name: tcp\n"
-           "    transport: tcp\n"
-           "    bind: \"127.0.0.1:0\"\n"
-           "  - name: quic\n"
-           "    transport: quic\n"
-           "    bind: \"127.0.0.1:" +
-           std::to_string(quic_port) +
-           "\"\n"
-           "    tls:\n"
-           "      cert_file: \"" +
-           test_cert("server.pem") + "\"\n      key_file: \"" + test_cert("server.key") + "\"\n" +
+    return tcp_and_quic_listeners(test_cert("server.pem"), test_cert("server.key"), quic_port) +
            quic + "log:\n  level: debug\n";
   }
 

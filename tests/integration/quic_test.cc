@@ -16,6 +16,7 @@
 #include <string>
 
 #include "integration/daemon_process.h"
+#include "integration/golden_frames.h"
 #include "integration/raw_client.h"
 
 namespace mquictt::test {
@@ -23,11 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// MQTT 3.1.1 CONNECT (clean session, keepalive 60) for "q1", "t1", "q2" and the matching CONNACK.
-constexpr const char* kConnectQ1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 71 31";
-constexpr const char* kConnectT1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 74 31";
-constexpr const char* kConnectQ2 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 71 32";
-constexpr const char* kConnAckOk = "20 02 00 00";
 // CONNECT "w1" with will "w/t" = "bye" QoS 0 (flags 0x06), keepalive 60.
 constexpr const char* kConnectWithWill =
     "10 18 00 04 4d 51 54 54 04 06 00 3c 00 02 77 31 00 03 77 2f 74 00 03 62 79 65";
@@ -398,16 +394,8 @@ TEST_F(QuicBrokerRestart, StatelessResetAfterRestart) {
   const uint16_t port = daemon_.quic_port();
   daemon_.stop(SIGKILL);  // no CONNECTION_CLOSE: the client still believes in its connection
   DaemonProcess again;
-  std::string cfg =
-      "listeners:\n"
-      "  - name: quic\n"
-      "    transport: quic\n"
-      "    bind: \"127.0.0.1:" +
-      std::to_string(port) +
-      "\"\n"
-      "    tls:\n"
-      "      cert_file: \"" +
-      test_cert("server.pem") + "\"\n      key_file: \"" + test_cert("server.key") + "\"\n" +
+  const std::string cfg =
+      tcp_and_quic_listeners(test_cert("server.pem"), test_cert("server.key"), port) +
       quic_config();
   ASSERT_TRUE(again.start_with_config(cfg, 20s)) << again.logs();
   ASSERT_EQ(again.quic_port(), port);

@@ -104,17 +104,7 @@ class QuicCertReload : public QuicTls {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     install("server.pem", "server.key");  // certificate A, signed by ca.pem
-    const std::string cfg =
-        "listeners:\n"
-        "  - name: tcp\n"
-        "    transport: tcp\n"
-        "    bind: \"127.0.0.1:0\"\n"
-        "  - name: quic\n"
-        "    transport: quic\n"
-        "    bind: \"127.0.0.1:0\"\n"
-        "    tls:\n"
-        "      cert_file: \"" +
-        dir_ + "/cert.pem\"\n      key_file: \"" + dir_ + "/key.pem\"\n";
+    const std::string cfg = tcp_and_quic_listeners(dir_ + "/cert.pem", dir_ + "/key.pem");
     ASSERT_TRUE(daemon_.start_with_config(cfg, 20s)) << daemon_.logs();
   }
   void TearDown() override {

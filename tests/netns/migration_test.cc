@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "integration/daemon_process.h"
+#include "integration/golden_frames.h"
 #include "integration/raw_client.h"
 
 namespace mquictt::test {
@@ -138,12 +139,6 @@ class EnterNetns {
   bool entered_ = false;
 };
 
-// MQTT 3.1.1 CONNECT (clean session, keepalive 60) for "m1" and "p1", CONNACK.
-constexpr const char* kConnectM1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 6d 31";
-constexpr const char* kConnectP1 = "10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 70 31";
-constexpr const char* kConnAckOk = "20 02 00 00";
-constexpr const char* kPingReq = "c0 00";
-constexpr const char* kPingResp = "d0 00";
 // SUBSCRIBE id 1 to "m/t" and "m/b" at QoS 0, and their SUBACKs.
 constexpr const char* kSubscribeMT = "82 08 00 01 00 03 6d 2f 74 00";
 constexpr const char* kSubscribeMB = "82 08 00 01 00 03 6d 2f 62 00";
