@@ -1,7 +1,9 @@
 #include "server/server.h"
 
+#include <pthread.h>
 #include <algorithm>
 #include <chrono>
+
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -289,6 +291,17 @@ Server::Server(const config::Config& config, ServerOptions options)
 }
 
 Server::~Server() {
+  if (options_.handle_signals) {
+    // The loop is over: from here the process only tears down and exits. Stopping the watchers
+    // restores the default actions, so a late SIGTERM (e.g. a supervisor's second one) would kill
+    // the process mid-teardown and turn a clean exit into "killed by signal". Blocked, it stays
+    // pending and is never delivered.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+      sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
   // Connections first (handlers -> on_closed -> broker), while the broker is still alive.
   listeners_.clear();
   quic_listeners_.clear();
