@@ -13,7 +13,9 @@
 
 #include "codec/decoder.h"
 #include "common.h"
+#include "link.h"
 #include "net.h"
+#include "timer_heap.h"
 #include "wire.h"
 
 namespace mquictt::loadgen {
@@ -29,7 +31,8 @@ constexpr int64_t kRetryNs = kNsPerMs;
 constexpr int64_t kIdleWaitNs = 50 * kNsPerMs;
 
 struct Shared {
-  Shared(const Options& o, const Endpoint& e, bool idle_mode) : opt(o), ep(e), idle(idle_mode) {}
+  Shared(const Options& o, const Endpoint& e, bool idle_mode)
+      : opt(o), ep(e), idle(idle_mode), links(o.link, e) {}
   void fail(const std::string& msg) {
     std::lock_guard lock(mu);
     if (first_error.empty()) first_error = msg;
@@ -39,6 +42,7 @@ struct Shared {
   const Options& opt;
   Endpoint ep;
   bool idle;
+  LinkFactory links;
   std::atomic<Phase> phase{Phase::kSetup};
   int64_t t_measure = 0;  // published by the kRun store
   int64_t t_end = 0;
@@ -66,6 +70,7 @@ class Worker {
         index_(index),
         parallel_(parallel),
         slots_(slots),
+        timers_(slots),
         disconnect_(encode_disconnect(shared.opt.version)) {
     poller_.add(wakeup_.fd(), EPOLLIN, kWakeTag);
   }
@@ -90,9 +95,12 @@ class Worker {
   void finish(size_t si) {
     slots_[si].conn.close();
     slots_[si].st = shared_.idle ? St::kDone : St::kFree;
+    rearm(si);
   }
+  void rearm(size_t si) { timers_.arm(si, slots_[si].conn.next_timer_ns()); }
   void failure(size_t si, const std::string& why);
-  void on_event(uint64_t tag, uint32_t events, int64_t now);
+  void on_event(uint64_t tag, uint32_t events, int64_t now);  // then re-arms the slot's timer
+  void handle_event(size_t si, uint32_t events, int64_t now);
   void on_connack(size_t si, std::span<const uint8_t> frame, int64_t now);
   void shutdown_all();
 
@@ -103,6 +111,7 @@ class Worker {
   Poller poller_;
   WakeFd wakeup_;
   std::vector<Slot> slots_;
+  TimerHeap timers_;  // QUIC links' protocol timers
   std::vector<uint8_t> disconnect_;
   size_t next_idle_ = 0;  // idle: next slot to open
   size_t handshaking_ = 0;
@@ -116,20 +125,22 @@ void Worker::failure(size_t si, const std::string& why) {
   }
   slots_[si].conn.close();
   slots_[si].st = St::kFree;
+  rearm(si);
   if (shared_.idle) shared_.fail(why);
 }
 
 void Worker::start(size_t si, int64_t now) {
   Slot& s = slots_[si];
-  int fd = start_connect(shared_.ep);
-  if (fd < 0) {
+  std::string err;
+  auto link = shared_.links.open(err);
+  if (!link) {
     ++stats.failures;
     s.retry_at = now + kRetryNs;
-    if (shared_.idle) shared_.fail(std::string("connect: ") + std::strerror(errno));
+    if (shared_.idle) shared_.fail(err);
     return;
   }
-  s.conn.attach(fd);
-  poller_.add(fd, EPOLLIN | EPOLLOUT, si);
+  s.conn.attach(std::move(link), poller_, si);
+  rearm(si);
   s.st = St::kConnecting;
   s.t0 = now;
   s.deadline = now + kHandshakeTimeoutNs;
@@ -161,7 +172,7 @@ void Worker::on_connack(size_t si, std::span<const uint8_t> frame, int64_t now) 
     finish(si);
     return;
   }
-  ::shutdown(s.conn.fd(), SHUT_WR);
+  s.conn.shutdown_write();
   s.st = St::kWaitClose;
   s.deadline = now + kCloseTimeoutNs;
 }
@@ -171,14 +182,20 @@ void Worker::on_event(uint64_t tag, uint32_t events, int64_t now) {
     wakeup_.drain();
     return;
   }
-  size_t si = static_cast<size_t>(tag);
+  auto si = static_cast<size_t>(tag);
+  handle_event(si, events, now);
+  rearm(si);
+}
+
+void Worker::handle_event(size_t si, uint32_t events, int64_t now) {
   Slot& s = slots_[si];
   if (s.conn.fd() < 0) return;
   if (s.st == St::kConnecting) {
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-    int err = connect_result(s.conn.fd());
-    if (err != 0) {
-      failure(si, std::string("connect: ") + std::strerror(err));
+    std::string err;
+    int r = s.conn.advance(events, poller_, si, err);
+    if (r == 0) return;
+    if (r < 0) {
+      failure(si, err);
       return;
     }
     std::string id = "lgc" + std::to_string(::getpid()) + "-" + std::to_string(index_) + "-" +
@@ -271,6 +288,14 @@ void Worker::run() {
           timeout = std::min(timeout, s.deadline - now);
         }
       }
+    }
+    timers_.run_due(now, [&](size_t si) {
+      slots_[si].conn.on_timer();
+      on_event(si, EPOLLIN, now);  // notices a connection the timer closed, reads what came
+    });
+    int64_t next_timer = timers_.next();
+    if (next_timer != TimerHeap::kNever) {
+      timeout = std::min(timeout, std::max<int64_t>(0, next_timer - now));
     }
     int n = poller_.wait(events, timeout);
     now = now_ns();
@@ -383,7 +408,8 @@ Report run_idle(const Options& opt, const std::atomic<bool>& interrupted) {
   int64_t t0 = now_ns();
   shared.phase.store(Phase::kRun, std::memory_order_release);
   pool.wake_all();
-  int64_t deadline = t0 + 60 * kNsPerSec + static_cast<int64_t>(total) * kNsPerMs;
+  // Generous: 10,000 QUIC handshakes took up to 64 s on a loaded 2-CPU machine.
+  int64_t deadline = t0 + 60 * kNsPerSec + static_cast<int64_t>(total) * 10 * kNsPerMs;
   while (!shared.failed.load() && shared.up.load() < total && now_ns() < deadline &&
          !interrupted.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

@@ -3,6 +3,8 @@
 
 #include "net.h"
 
+#include "link.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -137,25 +139,57 @@ int Poller::wait(std::span<epoll_event> events, int64_t timeout_ns) {
   return n < 0 ? 0 : n;
 }
 
+Conn::Conn() = default;
+
+Conn::~Conn() {
+  close();
+}
+
+int Conn::fd() const {
+  return link_ ? link_->fd() : -1;
+}
+
+void Conn::attach(std::unique_ptr<Link> link, Poller& poller, uint64_t tag) {
+  link_ = std::move(link);
+  splitter_ = codec::FrameSplitter();
+  out_.clear();
+  out_off_ = 0;
+  epollout_ = false;
+  std::string ignored;
+  Link::Step step = link_->advance(0, ignored);  // asks what to wait for first
+  poller.add(link_->fd(), EPOLLIN | step.events, tag);
+  epollout_ = (step.events & EPOLLOUT) != 0;
+}
+
+int Conn::advance(uint32_t events, Poller& poller, uint64_t tag, std::string& error) {
+  if (!link_) return -1;
+  Link::Step step = link_->advance(events, error);
+  if (step.status == Link::Status::kFailed) return -1;
+  // Up: watch EPOLLOUT until the first flush() finds nothing pending (links that use it).
+  uint32_t extra = step.status == Link::Status::kUp ? (link_->waits_for_epollout() ? EPOLLOUT : 0u)
+                                                    : (step.events & EPOLLOUT);
+  bool want_out = extra != 0;
+  if (want_out != epollout_) {
+    poller.modify(link_->fd(), EPOLLIN | extra, tag);
+    epollout_ = want_out;
+  }
+  return step.status == Link::Status::kUp ? 1 : 0;
+}
+
 void Conn::close() {
-  if (fd_ >= 0) ::close(fd_);  // closing also removes it from every epoll set
-  fd_ = -1;
+  link_.reset();  // closing the socket also removes it from every epoll set
   out_.clear();
   out_off_ = 0;
   epollout_ = false;
 }
 
 bool Conn::flush(Poller& poller, uint64_t tag) {
-  if (fd_ < 0) return false;
+  if (!link_) return false;
   while (out_off_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
-    if (n > 0) {
-      out_off_ += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    return false;
+    long n = link_->send(std::span<const uint8_t>(out_.data() + out_off_, out_.size() - out_off_));
+    if (n < 0) return false;
+    if (n == 0) break;
+    out_off_ += static_cast<size_t>(n);
   }
   if (out_off_ == out_.size()) {
     out_.clear();
@@ -165,27 +199,33 @@ bool Conn::flush(Poller& poller, uint64_t tag) {
     out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_off_));
     out_off_ = 0;
   }
-  bool want_out = pending() > 0;
+  bool want_out = pending() > 0 && link_->waits_for_epollout();
   if (want_out != epollout_) {
-    poller.modify(fd_, EPOLLIN | (want_out ? EPOLLOUT : 0u), tag);
+    poller.modify(link_->fd(), EPOLLIN | (want_out ? EPOLLOUT : 0u), tag);
     epollout_ = want_out;
   }
   return true;
 }
 
+void Conn::shutdown_write() {
+  if (link_) link_->shutdown_write();
+}
+
 long Conn::read_chunk() {
   thread_local std::vector<uint8_t> buf(kReadChunk);
-  for (;;) {
-    ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
-    if (n > 0) {
-      auto fed = splitter_.feed(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
-      return fed.ok() ? static_cast<long>(n) : -1;
-    }
-    if (n == 0) return -1;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return -1;
-  }
+  if (!link_) return -1;
+  long n = link_->recv(std::span<uint8_t>(buf.data(), buf.size()));
+  if (n <= 0) return n;
+  auto fed = splitter_.feed(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+  return fed.ok() ? n : -1;
+}
+
+int64_t Conn::next_timer_ns() const {
+  return link_ ? link_->next_timer_ns() : INT64_MAX;
+}
+
+void Conn::on_timer() {
+  if (link_) link_->on_timer();
 }
 
 int64_t read_rss_kb(int pid) {

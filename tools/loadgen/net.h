@@ -1,12 +1,13 @@
 #pragma once
 // Sockets for the load generator: the loopback-only address check, non-blocking TCP connects,
-// an epoll wrapper with nanosecond timeouts, and a connection with batched writes.
+// an epoll wrapper with nanosecond timeouts, and a connection with batched writes over a Link.
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -68,29 +69,28 @@ class Poller {
   bool have_pwait2_ = true;  // epoll_pwait2 (Linux 5.11) gives sub-millisecond timeouts
 };
 
-// One TCP connection's byte plumbing: an output buffer filled by many small appends and written
-// with one send() per flush (batched writes), and a FrameSplitter for the input.
+class Link;
+
+// One MQTT connection's byte plumbing over a Link (link.h: TCP, TLS or QUIC): an output buffer
+// filled by many small appends and written with one send per flush (batched writes), and a
+// FrameSplitter for the input.
 class Conn {
  public:
   // Reads are 32 KiB at a time: the FrameSplitter keeps up to 64 KiB of capacity between
   // frames, so staying below that avoids reallocating its buffer on every read.
   static constexpr size_t kReadChunk = 32 * 1024;
 
-  Conn() = default;
-  ~Conn() { close(); }
+  Conn();
+  ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
-  int fd() const { return fd_; }
-  // Takes a socket from start_connect(). The caller registers it for EPOLLIN | EPOLLOUT (to see
-  // the connect finish); the first flush() then drops EPOLLOUT once nothing is pending.
-  void attach(int fd) {
-    fd_ = fd;
-    splitter_ = codec::FrameSplitter();
-    out_.clear();
-    out_off_ = 0;
-    epollout_ = true;
-  }
+  int fd() const;  // -1 once closed
+  // Takes a link that is connecting and registers it with `poller` under `tag`.
+  void attach(std::unique_ptr<Link> link, Poller& poller, uint64_t tag);
+  // Moves the transport handshake on after `events` (0 after a timer). Returns 1 once bytes can
+  // flow (the caller sends CONNECT), 0 while it goes on, -1 on failure (`error` says why).
+  int advance(uint32_t events, Poller& poller, uint64_t tag, std::string& error);
   void close();
 
   std::vector<uint8_t>& out() { return out_; }
@@ -99,18 +99,25 @@ class Conn {
     out_.insert(out_.end(), bytes.begin(), bytes.end());
   }
 
-  // Sends pending bytes until done or the socket is full; keeps EPOLLOUT registered exactly
-  // while bytes are left. Returns false if the connection failed.
+  // Sends pending bytes until done or the link is full; keeps EPOLLOUT registered exactly
+  // while bytes are left (links that wait for EPOLLOUT only). Returns false if the connection
+  // failed.
   bool flush(Poller& poller, uint64_t tag);
+  // No more bytes from us after the pending ones were flushed.
+  void shutdown_write();
 
-  // One recv() of at most kReadChunk bytes into the splitter. Returns the bytes read, 0 if
+  // One read of at most kReadChunk bytes into the splitter. Returns the bytes read, 0 if
   // nothing was available, -1 on EOF, error or a splitter error. Take the frames out of the
   // splitter before the next call.
   long read_chunk();
   codec::FrameSplitter& splitter() { return splitter_; }
 
+  // The link's protocol timers (QUIC): INT64_MAX if none.
+  int64_t next_timer_ns() const;
+  void on_timer();
+
  private:
-  int fd_ = -1;
+  std::unique_ptr<Link> link_;
   std::vector<uint8_t> out_;
   size_t out_off_ = 0;
   bool epollout_ = false;

@@ -41,6 +41,11 @@ Scenarios (--scenario):
 Options:
   --host ADDR          broker address, 127.0.0.1 or ::1 (default 127.0.0.1)
   --port N             broker port (default 1883)
+  --transport T        tcp (default), tls (TLS 1.3 over TCP, OpenSSL) or quic (MQTT over
+                       QUIC, ALPN "mqtt"); tls and quic always do full handshakes
+  --cafile FILE        tls/quic: CA certificate (PEM) to verify the broker with
+  --insecure           tls/quic: do not verify the broker's certificate
+  --server-name NAME   tls/quic: SNI and certificate name (default localhost)
   --allow-remote       allow a non-loopback numeric address
   --duration S         measured seconds (default 10); idle: hold time
   --warmup S           unmeasured seconds before the measurement (default 2)
@@ -127,6 +132,26 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
          return !v.empty();
        }},
       {"--port", int_opt(o.port, 1, 65535)},
+      {"--transport",
+       [&](const std::string& v) {
+         for (auto t : {Transport::kTcp, Transport::kTls, Transport::kQuic}) {
+           if (v == transport_name(t)) {
+             o.link.transport = t;
+             return true;
+           }
+         }
+         return false;
+       }},
+      {"--cafile",
+       [&](const std::string& v) {
+         o.link.ca_file = v;
+         return !v.empty();
+       }},
+      {"--server-name",
+       [&](const std::string& v) {
+         o.link.server_name = v;
+         return !v.empty();
+       }},
       {"--duration", dbl_opt(o.duration_s, 0.1, 86400)},
       {"--warmup", dbl_opt(o.warmup_s, 0, 3600)},
       {"--drain", dbl_opt(o.drain_s, 0, 3600)},
@@ -185,6 +210,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   };
   std::map<std::string, bool*, std::less<>> flags = {
       {"--allow-remote", &o.allow_remote},
+      {"--insecure", &o.link.insecure},
       {"--wildcard", &o.wildcard},
       {"--verify", &o.verify},
       {"--json", &o.json},

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "codec/packet.h"
+#include "link.h"
 
 namespace mquictt::loadgen {
 
@@ -25,6 +26,7 @@ enum class Pace : uint8_t {
 
 struct Options {
   Scenario scenario = Scenario::kFanIn;
+  LinkOptions link;  // --transport, --cafile, --insecure, --server-name
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
   bool allow_remote = false;

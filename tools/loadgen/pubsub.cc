@@ -14,6 +14,7 @@
 
 #include "codec/decoder.h"
 #include "common.h"
+#include "link.h"
 #include "net.h"
 #include "seq_window.h"
 #include "wire.h"
@@ -93,6 +94,7 @@ struct Shared {
       : opt(o),
         ep(e),
         topo(std::move(t)),
+        links(o.link, e),
         receipts(std::make_unique<Receipts[]>(topo.pub_topics.size())) {}
 
   void fail(const std::string& msg) {
@@ -104,6 +106,7 @@ struct Shared {
   const Options& opt;
   Endpoint ep;
   Topology topo;
+  LinkFactory links;
   std::atomic<Phase> phase{Phase::kSetup};
   // Written before phase becomes kRun (release) and read after it is seen (acquire).
   int64_t t_start = 0;
@@ -194,7 +197,10 @@ class Worker {
   void on_handshake_frame(size_t si, std::span<const uint8_t> frame);
   void on_publish(Slot& slot, std::span<const uint8_t> frame, int64_t now);
   void complete(Pub& pub, uint16_t packet_id, int64_t now);
-  void lost(size_t si, const char* why);
+  void lost(size_t si, const std::string& why);
+  // QUIC: runs the protocol timers that are due, then flushes; returns the earliest timer left
+  // (INT64_MAX if none).
+  int64_t run_timers(int64_t now);
   // Appends as many PUBLISHes as the windows allow. Returns true if it stopped only because of
   // the batch size (so the loop should come back without sleeping).
   bool pump(Pub& pub, int64_t now);
@@ -217,6 +223,7 @@ class Worker {
   AckTemplates acks_;
   bool e2e_ = false;
   bool open_loop_ = false;
+  bool timers_ = false;  // the links have protocol timers (QUIC)
   std::vector<Slot> slots_;
   std::vector<Pub> pubs_;
   std::vector<Sub> subs_;
@@ -233,6 +240,7 @@ Worker::Worker(Shared& shared, int index)
     : shared_(shared), opt_(shared.opt), index_(index), acks_(shared.opt.version) {
   poller_.add(wakeup_.fd(), EPOLLIN, kWakeTag);
   e2e_ = opt_.pace == Pace::kE2e && opt_.rate == 0;
+  timers_ = opt_.link.transport == Transport::kQuic;
   open_loop_ = opt_.rate > 0;
   const auto& topo = shared_.topo;
   size_t n_pubs = topo.pub_topics.size();
@@ -282,13 +290,13 @@ void Worker::start_connects() {
   while (connecting_ < kConnectsInFlight && next_connect_ < slots_.size()) {
     size_t si = next_connect_++;
     Slot& s = slots_[si];
-    int fd = start_connect(shared_.ep);
-    if (fd < 0) {
-      shared_.fail(std::string("connect: ") + std::strerror(errno));
+    std::string err;
+    auto link = shared_.links.open(err);
+    if (!link) {
+      shared_.fail(err);
       return;
     }
-    s.conn.attach(fd);
-    poller_.add(fd, EPOLLIN | EPOLLOUT, si);
+    s.conn.attach(std::move(link), poller_, si);
     s.state = State::kConnecting;
     ++connecting_;
   }
@@ -311,7 +319,7 @@ void Worker::flush_dirty() {
   dirty_.clear();
 }
 
-void Worker::lost(size_t si, const char* why) {
+void Worker::lost(size_t si, const std::string& why) {
   Slot& s = slots_[si];
   if (s.state == State::kClosed) return;
   bool during_setup = s.state != State::kReady;
@@ -342,13 +350,14 @@ void Worker::on_event(uint64_t tag, uint32_t events, int64_t now) {
   Slot& s = slots_[si];
   if (s.conn.fd() < 0) return;
   if (s.state == State::kConnecting) {
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-    int err = connect_result(s.conn.fd());
+    std::string err;
+    int r = s.conn.advance(events, poller_, si, err);
+    if (r == 0) return;
     --connecting_;
-    if (err != 0) {
+    if (r < 0) {
       s.state = State::kClosed;
       s.conn.close();
-      shared_.fail(std::string("connect: ") + std::strerror(err));
+      shared_.fail(err);
       return;
     }
     on_connected(si);
@@ -374,7 +383,24 @@ void Worker::on_event(uint64_t tag, uint32_t events, int64_t now) {
       if (static_cast<size_t>(n) < Conn::kReadChunk) break;
     }
   }
-  if (events & EPOLLOUT) mark_dirty(si);
+  // A QUIC link sends queued bytes as ACKs come in (EPOLLIN), so retry the flush then too.
+  if ((events & EPOLLOUT) || s.conn.pending() > 0) mark_dirty(si);
+}
+
+int64_t Worker::run_timers(int64_t now) {
+  for (size_t si = 0; si < slots_.size(); ++si) {
+    Slot& s = slots_[si];
+    if (s.conn.fd() >= 0 && s.conn.next_timer_ns() <= now) {
+      s.conn.on_timer();
+      on_event(si, EPOLLIN, now);  // notices a connection the timer closed, reads what came
+    }
+  }
+  flush_dirty();  // sending re-arms timers, so look for the earliest one afterwards
+  int64_t earliest = INT64_MAX;
+  for (const Slot& s : slots_) {
+    if (s.conn.fd() >= 0) earliest = std::min(earliest, s.conn.next_timer_ns());
+  }
+  return earliest;
 }
 
 void Worker::handle_frame(size_t si, std::span<const uint8_t> frame, int64_t now) {
@@ -686,6 +712,7 @@ void Worker::run() {
     live_unacked.store(unacked_total_, std::memory_order_relaxed);
 
     int64_t timeout = next_timeout(now, more);
+    if (timers_) timeout = std::min(timeout, std::max<int64_t>(0, run_timers(now) - now));
     if (timeout > 0 && cross_thread_e2e && phase == Phase::kRun) {
       sleeping.store(true, std::memory_order_seq_cst);
       // Receipts may have landed between the pump and the store above.

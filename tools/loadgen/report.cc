@@ -49,6 +49,7 @@ void print_json(const Report& r) {
   std::printf("{\"scenario\":\"%s\",\"ok\":%s", scenario_name(o.scenario),
               r.error.empty() ? "true" : "false");
   if (!r.error.empty()) std::printf(",\"error\":\"%s\"", json_escape(r.error).c_str());
+  std::printf(",\"transport\":\"%s\"", transport_name(o.link.transport));
   std::printf(",\"mqtt_version\":\"%s\",\"threads\":%d,\"duration_s\":%.3f,\"warmup_s\":%.3f",
               version_name(o), o.threads, o.duration_s, o.warmup_s);
   if (is_pubsub(o.scenario)) {
@@ -149,11 +150,12 @@ void print_table(const Report& r) {
   }
   char head[256];
   if (is_pubsub(o.scenario)) {
-    std::snprintf(head, sizeof head, "%s: %d pub -> %d sub, QoS %u, %u B, MQTT %s, %s",
+    std::snprintf(head, sizeof head, "%s: %d pub -> %d sub, QoS %u, %u B, MQTT %s over %s, %s",
                   scenario_name(o.scenario), r.publishers, r.subscribers, o.qos, o.size,
-                  version_name(o), pace_name(o).c_str());
+                  version_name(o), transport_name(o.link.transport), pace_name(o).c_str());
   } else {
-    std::snprintf(head, sizeof head, "%s: MQTT %s", scenario_name(o.scenario), version_name(o));
+    std::snprintf(head, sizeof head, "%s: MQTT %s over %s", scenario_name(o.scenario),
+                  version_name(o), transport_name(o.link.transport));
   }
   std::printf("%s\n", head);
   if (o.scenario == Scenario::kIdle) {

@@ -171,7 +171,8 @@ std::string local_host_for(const std::string& server, bool ipv6) {
 
 QuicClient::QuicClient(QuicClientOptions options, QuicClock& clock)
     : options_(std::move(options)), clock_(clock), rx_(64 * 1024), tx_(1500) {
-  tls_ctx_ = std::make_unique<TlsClientContext>(options_.tls);
+  tls_ctx_ = options_.tls_context ? options_.tls_context
+                                  : std::make_shared<const TlsClientContext>(options_.tls);
   auto remote = SockAddr::from(options_.host, options_.port, options_.ipv6);
   if (!remote) throw std::runtime_error("not a numeric address: " + options_.host);
   remote_ = *remote;
@@ -200,6 +201,7 @@ bool QuicClient::start() {
   ngtcp2_settings_default(&settings);
   settings.initial_ts = now();
   settings.handshake_timeout = options_.handshake_timeout;
+  settings.initial_rtt = options_.initial_rtt;
   if (!options_.token.empty()) {
     settings.token = ngtcp2_vec{options_.token.data(), options_.token.size()};
   }
@@ -534,6 +536,8 @@ bool QuicClient::wait_until(const std::function<bool()>& pred, std::chrono::mill
 
 void QuicClient::on_readable() {
   read_datagrams();
+  // ACKs and handshake messages the datagrams call for go out now, not at the next timer.
+  write_packets();
 }
 
 void QuicClient::on_timer() {

@@ -6,8 +6,8 @@
 // loop on the socket and ngtcp2's timer, so tests need no event loop and no thread. Nothing
 // happens between calls: a client that is not polled does not acknowledge, which QUIC tolerates
 // (the peer retransmits) as long as it is polled within the idle timeout. A caller with its own
-// loop can instead watch fd(), call on_readable() when it is readable and on_timer() at
-// next_timeout().
+// loop can instead watch fd(), call on_readable() when it is readable (it reads, then writes
+// what the datagrams call for) and on_timer() at next_timeout().
 //
 // Not thread-safe; one thread uses one client. All sizes in bytes, times as named.
 
@@ -50,9 +50,16 @@ struct QuicClientOptions {
   std::string local_host;
   uint16_t local_port = 0;
   TlsClientOptions tls;  // ca_file or insecure, server_name, optional client certificate, alpn
+  // A context to share instead of building one from `tls` (tools that open many connections
+  // load the CA file once); null = build one.
+  std::shared_ptr<const TlsClientContext> tls_context;
   uint32_t version = NGTCP2_PROTO_VER_V1;  // an unsupported one provokes Version Negotiation
   Timestamp idle_timeout = 30 * kNanosPerSecond;
   Timestamp handshake_timeout = 10 * kNanosPerSecond;
+  // RTT assumed before the first sample. ngtcp2 paces packets by smoothed RTT / cwnd, so with
+  // its default (333 ms) the client's Finished waits ~25 ms behind its Initial; a tool on
+  // loopback can set a realistic value.
+  Timestamp initial_rtt = NGTCP2_DEFAULT_INITIAL_RTT;
   uint64_t stream_window_bytes = 1024 * 1024;
   uint64_t connection_window_bytes = 4 * 1024 * 1024;
   std::string qlog_path;  // write a qlog of this connection; empty = none
@@ -251,7 +258,7 @@ class QuicClient {
 
   QuicClientOptions options_;
   QuicClock& clock_;
-  std::unique_ptr<TlsClientContext> tls_ctx_;
+  std::shared_ptr<const TlsClientContext> tls_ctx_;
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<UdpSocket> probe_;  // the new path of a validating migrate_to()
   bool probe_failed_ = false;         // its validation failed (settle_migration drops it)
