@@ -440,15 +440,19 @@ bool QuicClient::migrate() {
   return migrate_to(socket_->local_address().host(), 0, false);
 }
 
-bool QuicClient::migrate_to(const std::string& host, uint16_t port, bool validate_first) {
-  if (!conn_ || closed_ || probe_) return false;
-  std::unique_ptr<UdpSocket> fresh;
+std::unique_ptr<UdpSocket> QuicClient::socket_for_move(const std::string& host, uint16_t port) {
+  if (!conn_ || closed_ || probe_) return nullptr;  // not connected, or a move is in progress
   try {
-    fresh = std::make_unique<UdpSocket>(host, port, options_.ipv6);
+    return std::make_unique<UdpSocket>(host, port, options_.ipv6);
   } catch (const std::runtime_error& e) {
     error_ = e.what();
-    return false;
+    return nullptr;
   }
+}
+
+bool QuicClient::migrate_to(const std::string& host, uint16_t port, bool validate_first) {
+  std::unique_ptr<UdpSocket> fresh = socket_for_move(host, port);
+  if (!fresh) return false;
   const SockAddr& local = fresh->local_address();
   ngtcp2_path path{
       {const_cast<sockaddr*>(local.sa()), local.len}, {remote_.sa(), remote_.len}, nullptr};
@@ -465,14 +469,8 @@ bool QuicClient::migrate_to(const std::string& host, uint16_t port, bool validat
 }
 
 bool QuicClient::rebind(const std::string& host, uint16_t port) {
-  if (!conn_ || closed_ || probe_) return false;
-  std::unique_ptr<UdpSocket> fresh;
-  try {
-    fresh = std::make_unique<UdpSocket>(host, port, options_.ipv6);
-  } catch (const std::runtime_error& e) {
-    error_ = e.what();
-    return false;
-  }
+  std::unique_ptr<UdpSocket> fresh = socket_for_move(host, port);
+  if (!fresh) return false;
   const ngtcp2_path* path = ngtcp2_conn_get_path(conn_);
   if (!nat_local_) nat_local_ = SockAddr::copy_of(path->local.addr, path->local.addrlen);
   socket_ = std::move(fresh);

@@ -222,6 +222,9 @@ class QuicClient {
   ngtcp2_conn* cb_get_conn() const { return conn_; }
 
  private:
+  // A socket on host:port for migrate_to()/rebind(); nullptr (error_ set if binding failed) when
+  // there is no connection to move, a validated move is still in progress, or binding fails.
+  std::unique_ptr<UdpSocket> socket_for_move(const std::string& host, uint16_t port);
   struct Stream {
     SendBuffer send;
     bool fin_requested = false;
