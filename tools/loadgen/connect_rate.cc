@@ -257,6 +257,13 @@ void Worker::run() {
     int64_t now = now_ns();
     Phase phase = shared_.phase.load(std::memory_order_acquire);
     if (phase == Phase::kStop) break;
+    // QUIC protocol timers first: a connection one of them finishes (e.g. the broker's
+    // CONNECTION_CLOSE read after an ACK timer) frees its slot for the start loop below, instead
+    // of idling until the next poll timeout.
+    timers_.run_due(now, [&](size_t si) {
+      slots_[si].conn.on_timer();
+      on_event(si, EPOLLIN, now);  // notices a connection the timer closed, reads what came
+    });
     int64_t timeout = kIdleWaitNs;
     if (phase == Phase::kRun) {
       if (shared_.idle) {
@@ -289,10 +296,6 @@ void Worker::run() {
         }
       }
     }
-    timers_.run_due(now, [&](size_t si) {
-      slots_[si].conn.on_timer();
-      on_event(si, EPOLLIN, now);  // notices a connection the timer closed, reads what came
-    });
     int64_t next_timer = timers_.next();
     if (next_timer != TimerHeap::kNever) {
       timeout = std::min(timeout, std::max<int64_t>(0, next_timer - now));

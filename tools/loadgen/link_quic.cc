@@ -127,10 +127,8 @@ std::unique_ptr<Link> open_quic_link(const std::shared_ptr<const quic::TlsClient
   o.tls_context = tls;
   // The broker's idle timeout decides (the smaller one wins); ours only must not be shorter.
   o.idle_timeout = 3600 * quic::kNanosPerSecond;
-  // ngtcp2 paces by smoothed RTT / cwnd, and before the first RTT sample it assumes 333 ms: the
-  // client's Finished and CONNECT would then wait ~25 ms behind its Initial, and the connect
-  // rate would measure our pacing, not the broker. 5 ms suits loopback (PTO stays > 15 ms).
-  o.initial_rtt = 5 * quic::kNanosPerMilli;
+  // The initial RTT stays RFC 9002's 333 ms, as in real clients: QuicClient does not pace before
+  // its first RTT sample (transport/quic/pacing.h), so the handshake does not wait on it.
   try {
     auto link = std::make_unique<QuicLink>(o);
     if (!link->begin(error)) return nullptr;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "transport/quic/cid.h"
+#include "transport/quic/pacing.h"
 
 namespace mquictt::quic {
 
@@ -715,7 +716,7 @@ void QuicClient::write_packets() {
       (void)::poll(&p, 1, 100);
     }
   }
-  ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  update_pacing(conn_, ts);
 }
 
 void QuicClient::finish_closed(const std::string& why) {

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "log/log.h"
+#include "transport/quic/pacing.h"
 
 namespace mquictt::quic {
 
@@ -918,7 +919,7 @@ void QuicConnection::write_packets() {
   }
   flush();
   if (blocked) write_ev_.start();
-  ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  update_pacing(conn_, ts);
   maybe_finish_graceful_close();
   arm_timer();
 }

@@ -41,24 +41,27 @@ class QuicTransport : public ::testing::Test {
     return o;
   }
 
-  void start(QuicListenerOptions o) {
-    listener_ = std::make_unique<QuicListener>(loop_, std::move(o), [this](broker::ByteStream& s) {
-      if (refuse_) return std::unique_ptr<broker::ByteStreamHandler>();
-      records_.emplace_back();
-      auto h = std::make_unique<RecordingHandler>(s, records_.back());
-      handlers_.push_back(h.get());
-      if (accept_data_streams_) {
-        h->add_stream_hook = [this](broker::ByteStream& ds) {
+  void start(QuicListenerOptions o, QuicClock& clock = monotonic_clock()) {
+    listener_ = std::make_unique<QuicListener>(
+        loop_, std::move(o),
+        [this](broker::ByteStream& s) {
+          if (refuse_) return std::unique_ptr<broker::ByteStreamHandler>();
           records_.emplace_back();
-          auto d = std::make_unique<RecordingHandler>(ds, records_.back());
-          handlers_.push_back(d.get());
-          if (hold_data_streams_) ds.set_reading(false);
-          return std::unique_ptr<broker::ByteStreamHandler>(std::move(d));
-        };
-      }
-      if (on_accept_) on_accept_(*h);
-      return std::unique_ptr<broker::ByteStreamHandler>(std::move(h));
-    });
+          auto h = std::make_unique<RecordingHandler>(s, records_.back());
+          handlers_.push_back(h.get());
+          if (accept_data_streams_) {
+            h->add_stream_hook = [this](broker::ByteStream& ds) {
+              records_.emplace_back();
+              auto d = std::make_unique<RecordingHandler>(ds, records_.back());
+              handlers_.push_back(d.get());
+              if (hold_data_streams_) ds.set_reading(false);
+              return std::unique_ptr<broker::ByteStreamHandler>(std::move(d));
+            };
+          }
+          if (on_accept_) on_accept_(*h);
+          return std::unique_ptr<broker::ByteStreamHandler>(std::move(h));
+        },
+        clock);
     listener_->start();
   }
   void start() { start(default_options()); }
@@ -107,6 +110,8 @@ class QuicTransport : public ::testing::Test {
   }
 
   transport::EvLoop loop_;
+  // For a listener started with it; before listener_, which reads it until it is destroyed.
+  ManualQuicClock frozen_clock_;
   // Before listener_: the listener's connections report to their records while it is destroyed.
   std::deque<Record> records_;
   std::vector<RecordingHandler*> handlers_;  // dangling once their record says destroyed
@@ -144,6 +149,41 @@ TEST_F(QuicTransport, HandshakeAndBytesBothWays) {
   EXPECT_EQ(got, want);
   // Everything gets acknowledged, so the server holds nothing any more.
   EXPECT_TRUE(pump(*c, [&] { return records_[0].stream->pending_bytes() == 0; }));
+}
+
+// Neither end waits for a timer between the client's Initial and the first stream round trip:
+// with a clock that never moves, the handshake, the client's first bytes and the server's answer
+// all go through. Before the first RTT sample ngtcp2 0.12 would pace each flight at cwnd / 333 ms
+// (pacing.h), holding the client's Finished and the server's HANDSHAKE_DONE ~22 ms each: frozen
+// time never lets them out. Counting, not timing: the test cannot be slowed into passing.
+TEST_F(QuicTransport, HandshakeAndFirstRoundTripWaitForNoTimer) {
+  auto o = default_options();
+  ASSERT_EQ(o.transport.initial_rtt, 333 * kNanosPerMilli);  // the default, RFC 9002's
+  start(o, frozen_clock_);
+  auto co = client_options();
+  ASSERT_EQ(co.initial_rtt, 333 * kNanosPerMilli);
+  QuicClient c(co, frozen_clock_);
+  ASSERT_TRUE(c.begin_connect()) << c.error();
+  ASSERT_TRUE(pump(
+      c, [&] { return c.connected() || c.closed(); }, 3s))
+      << "the handshake waits for time to pass";
+  ASSERT_TRUE(c.connected()) << c.error();
+  auto sid = c.open_stream();
+  ASSERT_TRUE(sid);
+  c.send(*sid, span_of("ping"));
+  ASSERT_TRUE(pump(
+      c, [&] { return !records_.empty() && records_[0].data == "ping"; }, 3s))
+      << "the client's first stream bytes wait for time to pass";
+  records_[0].stream->write(span_of("pong"));
+  std::string got;
+  ASSERT_TRUE(pump(
+      c,
+      [&] {
+        got += received(c, *sid);
+        return got == "pong";
+      },
+      3s))
+      << "the server's first stream bytes wait for time to pass";
 }
 
 // With GSO on, the server's bursts leave as UDP_SEGMENT sends and still arrive intact; off, it
