@@ -31,14 +31,19 @@ bool RawClient::connect(uint16_t port) {
   return true;
 }
 
-bool RawClient::connect_quic(uint16_t port,
-                             const std::function<void(quic::QuicClientOptions&)>& tweak) {
+quic::QuicClientOptions RawClient::quic_options(
+    uint16_t port, const std::function<void(quic::QuicClientOptions&)>& tweak) {
   quic::QuicClientOptions o;
   o.host = "127.0.0.1";
   o.port = port;
   o.tls.ca_file = test_cert("ca.pem");
   if (tweak) tweak(o);
-  quic_ = std::make_unique<quic::QuicClient>(o);
+  return o;
+}
+
+bool RawClient::connect_quic(uint16_t port,
+                             const std::function<void(quic::QuicClientOptions&)>& tweak) {
+  quic_ = std::make_unique<quic::QuicClient>(quic_options(port, tweak));
   if (!quic_->connect(std::chrono::seconds(5))) return false;
   auto sid = quic_->open_stream();
   if (!sid) return false;
@@ -48,12 +53,7 @@ bool RawClient::connect_quic(uint16_t port,
 
 bool RawClient::begin_quic(uint16_t port,
                            const std::function<void(quic::QuicClientOptions&)>& tweak) {
-  quic::QuicClientOptions o;
-  o.host = "127.0.0.1";
-  o.port = port;
-  o.tls.ca_file = test_cert("ca.pem");
-  if (tweak) tweak(o);
-  quic_ = std::make_unique<quic::QuicClient>(o);
+  quic_ = std::make_unique<quic::QuicClient>(quic_options(port, tweak));
   if (!quic_->begin_connect()) return false;
   auto sid = quic_->open_stream();
   if (!sid) return false;

@@ -66,6 +66,9 @@ class RawClient {
   bool closed() const { return eof_; }
 
  private:
+  // Loopback, the test CA, then `tweak`.
+  static quic::QuicClientOptions quic_options(
+      uint16_t port, const std::function<void(quic::QuicClientOptions&)>& tweak);
   // Reads once from the socket into the splitter; false on timeout/EOF.
   bool fill(std::chrono::steady_clock::time_point deadline);
 

@@ -93,6 +93,20 @@ void append_uint(std::string& out, const char* key, uint64_t v) {
   append_number(out, v);
 }
 
+// ,"key":[e0,e1,...] with `element(out, item)` writing each element.
+template <typename Range, typename Fn>
+void append_array(std::string& out, const char* key, const Range& items, Fn element) {
+  append_key(out, key);
+  out += '[';
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += ',';
+    first = false;
+    element(out, item);
+  }
+  out += ']';
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -178,35 +192,21 @@ void append_mqtt_record(std::string& out, uint64_t time_ms, int64_t stream_id,
     append_uint(out, "payload_length", p.payload_length);
   }
   if (!p.subscriptions.empty()) {
-    append_key(out, "subscriptions");
-    out += '[';
-    for (size_t i = 0; i < p.subscriptions.size(); ++i) {
-      if (i != 0) out += ',';
-      out += "{\"topic_filter\":";
-      append_json_string(out, p.subscriptions[i].filter);
-      append_uint(out, "qos", p.subscriptions[i].options.qos);
-      out += '}';
-    }
-    out += ']';
+    append_array(out, "subscriptions", p.subscriptions, [](std::string& o, const auto& sub) {
+      o += "{\"topic_filter\":";
+      append_json_string(o, sub.filter);
+      append_uint(o, "qos", sub.options.qos);
+      o += '}';
+    });
   }
   if (!p.filters.empty()) {
-    append_key(out, "topic_filters");
-    out += '[';
-    for (size_t i = 0; i < p.filters.size(); ++i) {
-      if (i != 0) out += ',';
-      append_json_string(out, p.filters[i]);
-    }
-    out += ']';
+    append_array(out, "topic_filters", p.filters,
+                 [](std::string& o, const std::string& f) { append_json_string(o, f); });
   }
   if (p.reason_code) append_uint(out, "reason_code", *p.reason_code);
   if (p.type == codec::PacketType::kSubAck || p.type == codec::PacketType::kUnsubAck) {
-    append_key(out, "reason_codes");
-    out += '[';
-    for (size_t i = 0; i < p.reason_codes.size(); ++i) {
-      if (i != 0) out += ',';
-      append_number(out, p.reason_codes[i]);
-    }
-    out += ']';
+    append_array(out, "reason_codes", p.reason_codes,
+                 [](std::string& o, uint8_t rc) { append_number(o, rc); });
   }
   out += "}}\n";
 }
