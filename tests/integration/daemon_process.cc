@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,9 @@ bool DaemonProcess::start_with_config(const std::string& yaml, std::chrono::mill
   pid_ = fork();
   if (pid_ < 0) return false;
   if (pid_ == 0) {
+    // A test binary killed by ctest's timeout must not leave a daemon behind (also through an
+    // `ip netns exec` prefix: the setting survives exec).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(pipefd[1], STDERR_FILENO);
     dup2(pipefd[1], STDOUT_FILENO);
     for (const auto& [name, value] : env_)

@@ -158,6 +158,8 @@ TEST_F(QuicZeroRttBroker, TicketSurvivesARestartWithTheSameSecret) {
   const quic::ResumptionState state = ticket();
   restart();
   auto p = resume(state, kConnectQ1);
+  // The CONNECT did leave as 0-RTT; the restarted server refused it.
+  EXPECT_EQ(p->quic()->early_bytes_sent(p->stream_id()), hex(kConnectQ1).size());
   p->quic()->release_handshake();
   EXPECT_TRUE(p->expect_hex(kConnAckOk));
   EXPECT_TRUE(p->quic()->resumed());
