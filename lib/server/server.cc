@@ -1,9 +1,9 @@
 #include "server/server.h"
 
 #include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
-
 #include <csignal>
 #include <cstring>
 #include <exception>

@@ -895,8 +895,12 @@ void QuicConnection::write_packets() {
     if (s) on_stream_sent(*s, ndatalen, flags);
     if (n == 0) break;  // nothing left, or congestion / pacing limited (the timer resumes)
     const size_t len = static_cast<size_t>(n);
-    if (count != 0 &&
-        (!ngtcp2_path_eq(&batch_ps.path, &ps.path) || pi.ecn != batch_ecn || len > segment)) {
+    // A path-MTU probe is larger than what the path is known to carry: it travels alone, never
+    // as a GSO segment size (gso_size above the route MTU fails the whole sendmsg, taking the
+    // normal packets of the batch with it).
+    const bool probe = len > ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
+    if (count != 0 && (!ngtcp2_path_eq(&batch_ps.path, &ps.path) || pi.ecn != batch_ecn ||
+                       len > segment || probe)) {
       // This packet cannot join the batch: send the batch, and the packet starts the next one.
       const size_t at = used;
       flush();
@@ -909,7 +913,7 @@ void QuicConnection::write_packets() {
     }
     used += len;
     ++count;
-    if (len < segment || count >= max_batch) flush();  // a short packet ends a GSO batch
+    if (len < segment || count >= max_batch || probe) flush();  // a short packet ends a batch
     if (blocked || ++pkts >= max_pkts) {
       // Blocked: wait until writable. Else more on the next loop iteration, after other
       // connections had a turn.

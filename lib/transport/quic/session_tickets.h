@@ -20,7 +20,10 @@
 // rejected, so it can never exceed what the server allows now.
 //
 // Anti-replay (RFC 8446 8): GnuTLS rejects early data whose ticket age is off by more than the
-// window, or whose ticket was issued before this process started recording; every other
+// window, or whose ticket was issued before GnuTLS's current recording period began (a period
+// starts at the process start and again at the first 0-RTT attempt more than one window after
+// the last start; so only tickets younger than about 1-2 windows carry early data, see
+// docs/quic.md "Limitation: only young tickets carry 0-RTT"); every other
 // ClientHello with early data is recorded here (by its PSK binder) for 2 x window, and a second
 // one with the same binder is rejected (its 0-RTT data is dropped; the handshake may go on).
 // This holds for one process: instances sharing the secret do not share this record.
