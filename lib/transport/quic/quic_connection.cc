@@ -236,7 +236,7 @@ bool QuicConnection::init(std::shared_ptr<const TlsServerContext> tls,
   }
   tls_context_ = std::move(tls);
   tls_ = tls_context_->new_session(&conn_ref_, host_.session_tickets());
-  tickets_ = host_.session_tickets() && !tls_context_->verifies_clients();
+  tickets_ = tls_context_->issues_tickets(host_.session_tickets());
   if (!tls_) {
     *error = "cannot create a TLS session";
     return false;

@@ -81,7 +81,7 @@ TlsServerContext::~TlsServerContext() {
 
 gnutls_session_t TlsServerContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
                                                const SessionTickets* tickets) const {
-  if (verify_clients_) tickets = nullptr;
+  if (!issues_tickets(tickets)) tickets = nullptr;
   gnutls_session_t s = nullptr;
   if (gnutls_init(&s, GNUTLS_SERVER | (tickets ? tickets->session_flags() : 0u)) != 0) {
     return nullptr;

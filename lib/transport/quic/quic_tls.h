@@ -53,7 +53,11 @@ class TlsServerContext {
   // Returns nullptr on failure. The caller owns it (gnutls_deinit).
   gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref,
                                const SessionTickets* tickets = nullptr) const;
-  bool verifies_clients() const { return verify_clients_; }
+  // Whether sessions from new_session(conn_ref, tickets) issue and accept tickets: the one rule
+  // (tickets configured, and no client certificates requested).
+  bool issues_tickets(const SessionTickets* tickets) const {
+    return tickets != nullptr && !verify_clients_;
+  }
 
  private:
   gnutls_certificate_credentials_t creds_ = nullptr;

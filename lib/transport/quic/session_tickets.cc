@@ -96,8 +96,8 @@ int SessionTickets::cb_add(time_t expires, const gnutls_datum_t* key) {
     expiry_.pop_front();
   }
   if (key->size <= kWindowPrefix) return GNUTLS_E_DB_ERROR;
-  std::string id(reinterpret_cast<const char*>(key->data) + kWindowPrefix,
-                 key->size - kWindowPrefix);
+  const std::string_view id(reinterpret_cast<const char*>(key->data) + kWindowPrefix,
+                            key->size - kWindowPrefix);
   if (seen_.count(id)) {
     ++replays_;
     return GNUTLS_E_DB_ENTRY_EXISTS;
@@ -106,8 +106,9 @@ int SessionTickets::cb_add(time_t expires, const gnutls_datum_t* key) {
     ++record_full_;  // fail safe: no record, no early data
     return GNUTLS_E_DB_ERROR;
   }
-  seen_.insert(id);
-  expiry_.emplace_back(expires + window_s + 1, std::move(id));
+  // The deque owns the bytes, the set views them (deque push/pop keep other elements in place).
+  expiry_.emplace_back(expires + window_s + 1, std::string(id));
+  seen_.insert(expiry_.back().second);
   return 0;
 }
 

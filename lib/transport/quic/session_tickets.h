@@ -40,6 +40,7 @@
 #include <deque>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -99,8 +100,8 @@ class SessionTickets {
   std::array<uint8_t, kMasterKeySize> key_{};
   gnutls_anti_replay_t anti_replay_ = nullptr;
   // Recorded PSK binders and when each may be forgotten (GnuTLS's expiry + one window).
-  std::unordered_set<std::string> seen_;
-  std::deque<std::pair<time_t, std::string>> expiry_;
+  std::unordered_set<std::string_view> seen_;          // views into expiry_
+  std::deque<std::pair<time_t, std::string>> expiry_;  // owns the binders, oldest first
   uint64_t replays_ = 0;
   uint64_t record_full_ = 0;
 };
