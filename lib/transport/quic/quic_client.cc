@@ -402,12 +402,7 @@ size_t QuicClient::unacked(int64_t stream_id) const {
   return s ? s->send.buffered() : 0;
 }
 
-void QuicClient::close(uint64_t app_error_code, const std::string& reason) {
-  if (!conn_ || closed_) return;
-  ngtcp2_connection_close_error ccerr;
-  ngtcp2_connection_close_error_default(&ccerr);
-  ngtcp2_connection_close_error_set_application_error(
-      &ccerr, app_error_code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
+void QuicClient::send_connection_close(const ngtcp2_connection_close_error& ccerr) {
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
   ngtcp2_pkt_info pi{};
@@ -418,6 +413,15 @@ void QuicClient::close(uint64_t app_error_code, const std::string& reason) {
         .send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
               {tx_.data(), static_cast<size_t>(n)});
   }
+}
+
+void QuicClient::close(uint64_t app_error_code, const std::string& reason) {
+  if (!conn_ || closed_) return;
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  ngtcp2_connection_close_error_set_application_error(
+      &ccerr, app_error_code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
+  send_connection_close(ccerr);
   CloseInfo info;
   info.application = true;
   info.code = app_error_code;
@@ -635,16 +639,7 @@ bool QuicClient::handle_read_error(int rv) {
   } else {
     ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nullptr, 0);
   }
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info pi{};
-  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, tx_.data(), tx_.size(),
-                                                      &ccerr, now());
-  if (n > 0) {
-    (void)socket_for(ps.path.local)
-        .send(ps.path.remote.addr, ps.path.remote.addrlen, nullptr, 0,
-              {tx_.data(), static_cast<size_t>(n)});
-  }
+  send_connection_close(ccerr);
   CloseInfo info;
   info.code = ccerr.error_code;
   close_info_ = info;

@@ -222,6 +222,8 @@ class QuicClient {
   ngtcp2_conn* cb_get_conn() const { return conn_; }
 
  private:
+  // Writes CONNECTION_CLOSE with `ccerr` and sends it once (best effort; no closing period).
+  void send_connection_close(const ngtcp2_connection_close_error& ccerr);
   // A socket on host:port for migrate_to()/rebind(); nullptr (error_ set if binding failed) when
   // there is no connection to move, a validated move is still in progress, or binding fails.
   std::unique_ptr<UdpSocket> socket_for_move(const std::string& host, uint16_t port);

@@ -8,10 +8,10 @@
 #include "broker/connection_state.h"
 #include "broker/deadline_queue.h"
 #include "broker/message_queue.h"
-#include "util/utf8.h"
 #include "broker/session_registry.h"
 #include "broker/topic_aliases.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 
 namespace mquictt::broker {
 namespace {
