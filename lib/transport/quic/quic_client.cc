@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "transport/quic/cid.h"
+#include "transport/quic/ngtcp2_callbacks.h"
 #include "transport/quic/pacing.h"
 
 namespace mquictt::quic {
@@ -22,27 +23,8 @@ QuicClient* self(void* user_data) {
   return static_cast<QuicClient*>(user_data);
 }
 
-int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t stream_id, uint64_t, const uint8_t* data,
-                     size_t datalen, void* ud, void*) noexcept {
-  return self(ud)->cb_recv_stream_data(flags, stream_id, {data, datalen});
-}
-
-int acked_stream_data_offset(ngtcp2_conn*, int64_t stream_id, uint64_t offset, uint64_t datalen,
-                             void* ud, void*) noexcept {
-  return self(ud)->cb_acked_stream_data_offset(stream_id, offset, datalen);
-}
-
 int stream_close(ngtcp2_conn*, uint32_t, int64_t stream_id, uint64_t, void* ud, void*) noexcept {
   return self(ud)->cb_stream_close(stream_id);
-}
-
-int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t app_error_code, void* ud,
-                 void*) noexcept {
-  return self(ud)->cb_stream_reset(stream_id, app_error_code);
-}
-
-int handshake_completed(ngtcp2_conn*, void* ud) noexcept {
-  return self(ud)->cb_handshake_completed();
 }
 
 int recv_retry(ngtcp2_conn* conn, const ngtcp2_pkt_hd* hd, void* ud) noexcept {
@@ -56,22 +38,12 @@ int recv_version_negotiation(ngtcp2_conn*, const ngtcp2_pkt_hd*, const uint32_t*
   return self(ud)->cb_recv_version_negotiation();
 }
 
-int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen,
-                          void* ud) noexcept {
-  return self(ud)->cb_get_new_connection_id(cid, token, cidlen);
-}
-
 int recv_new_token(ngtcp2_conn*, const ngtcp2_vec* token, void* ud) noexcept {
   return self(ud)->cb_recv_new_token({token->base, token->len});
 }
 
 int recv_stateless_reset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*, void* ud) noexcept {
   return self(ud)->cb_recv_stateless_reset();
-}
-
-int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path* path,
-                    ngtcp2_path_validation_result res, void* ud) noexcept {
-  return self(ud)->cb_path_validation(path, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
 }
 
 // GnuTLS hook: the server sent a NewSessionTicket (gnutls_session_get_ptr is our conn_ref).
@@ -81,42 +53,14 @@ int ticket_hook(gnutls_session_t session, unsigned int, unsigned, unsigned int,
   return self(ref->user_data)->cb_new_session_ticket();
 }
 
-void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
-  self(ud)->cb_qlog(flags, data, len);
-}
-
-void rand_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) noexcept {
-  (void)gnutls_rnd(GNUTLS_RND_NONCE, dest, len);
-}
-
-ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) noexcept {
-  return self(ref->user_data)->cb_get_conn();
-}
-
 ngtcp2_callbacks client_callbacks() {
-  ngtcp2_callbacks cb{};
+  ngtcp2_callbacks cb = callbacks::common<QuicClient>();
   cb.client_initial = ngtcp2_crypto_client_initial_cb;
-  cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  cb.handshake_completed = handshake_completed;
   cb.recv_version_negotiation = recv_version_negotiation;
-  cb.encrypt = ngtcp2_crypto_encrypt_cb;
-  cb.decrypt = ngtcp2_crypto_decrypt_cb;
-  cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-  cb.recv_stream_data = recv_stream_data;
-  cb.acked_stream_data_offset = acked_stream_data_offset;
   cb.stream_close = stream_close;
   cb.recv_retry = recv_retry;
-  cb.rand = rand_bytes;
-  cb.get_new_connection_id = get_new_connection_id;
-  cb.update_key = ngtcp2_crypto_update_key_cb;
-  cb.stream_reset = stream_reset;
-  cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-  cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-  cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
   cb.recv_new_token = recv_new_token;
   cb.recv_stateless_reset = recv_stateless_reset;
-  cb.path_validation = path_validation;
   return cb;
 }
 
@@ -181,7 +125,7 @@ QuicClient::QuicClient(QuicClientOptions options, QuicClock& clock)
                                      ? local_host_for(options_.host, options_.ipv6)
                                      : options_.local_host;
   socket_ = std::make_unique<UdpSocket>(local_host, options_.local_port, options_.ipv6);
-  conn_ref_.get_conn = get_conn;
+  conn_ref_.get_conn = callbacks::get_conn<QuicClient>;
   conn_ref_.user_data = this;
 }
 
@@ -209,7 +153,7 @@ bool QuicClient::start() {
   if (!options_.qlog_path.empty()) {
     std::string why;  // a test that asks for a qlog finds the file missing
     qlog_ = QlogWriter::open(options_.qlog_path, settings.initial_ts, &why);
-    if (qlog_) settings.qlog.write = qlog_write;
+    if (qlog_) settings.qlog.write = callbacks::qlog_write<QuicClient>;
   }
   // Allow compatible version negotiation to v1 when a test starts with another version.
   static uint32_t kV1 = NGTCP2_PROTO_VER_V1;
@@ -231,9 +175,9 @@ bool QuicClient::start() {
   const SockAddr& local = socket_->local_address();
   ngtcp2_path path{
       {const_cast<sockaddr*>(local.sa()), local.len}, {remote_.sa(), remote_.len}, nullptr};
-  const ngtcp2_callbacks callbacks = client_callbacks();
-  int rv = ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, options_.version, &callbacks,
-                                  &settings, &params, nullptr, this);
+  const ngtcp2_callbacks cbs = client_callbacks();
+  int rv = ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, options_.version, &cbs, &settings,
+                                  &params, nullptr, this);
   if (rv != 0) {
     conn_ = nullptr;
     error_ = std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv);

@@ -1,6 +1,5 @@
 #include "transport/quic/quic_connection.h"
 
-#include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <exception>
 
 #include "log/log.h"
+#include "transport/quic/ngtcp2_callbacks.h"
 #include "transport/quic/pacing.h"
 
 namespace mquictt::quic {
@@ -40,16 +40,6 @@ QuicConnection* self(void* user_data) {
 
 // ---- ngtcp2 trampolines ----
 
-int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t stream_id, uint64_t, const uint8_t* data,
-                     size_t datalen, void* ud, void*) noexcept {
-  return self(ud)->cb_recv_stream_data(flags, stream_id, {data, datalen});
-}
-
-int acked_stream_data_offset(ngtcp2_conn*, int64_t stream_id, uint64_t offset, uint64_t datalen,
-                             void* ud, void*) noexcept {
-  return self(ud)->cb_acked_stream_data_offset(stream_id, offset, datalen);
-}
-
 int stream_open(ngtcp2_conn*, int64_t stream_id, void* ud) noexcept {
   return self(ud)->cb_stream_open(stream_id);
 }
@@ -59,44 +49,12 @@ int stream_close(ngtcp2_conn*, uint32_t flags, int64_t stream_id, uint64_t app_e
   return self(ud)->cb_stream_close(flags, stream_id, app_error_code);
 }
 
-int stream_reset(ngtcp2_conn*, int64_t stream_id, uint64_t, uint64_t app_error_code, void* ud,
-                 void*) noexcept {
-  return self(ud)->cb_stream_reset(stream_id, app_error_code);
-}
-
 int extend_max_stream_data(ngtcp2_conn*, int64_t stream_id, uint64_t, void* ud, void*) noexcept {
   return self(ud)->cb_extend_max_stream_data(stream_id);
 }
 
-int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen,
-                          void* ud) noexcept {
-  return self(ud)->cb_get_new_connection_id(cid, token, cidlen);
-}
-
 int remove_connection_id(ngtcp2_conn*, const ngtcp2_cid* cid, void* ud) noexcept {
   return self(ud)->cb_remove_connection_id(cid);
-}
-
-int handshake_completed(ngtcp2_conn*, void* ud) noexcept {
-  return self(ud)->cb_handshake_completed();
-}
-
-int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path* path,
-                    ngtcp2_path_validation_result res, void* ud) noexcept {
-  return self(ud)->cb_path_validation(path, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
-}
-
-void qlog_write(void* ud, uint32_t flags, const void* data, size_t len) noexcept {
-  self(ud)->cb_qlog(flags, data, len);
-}
-
-// Randomness for ngtcp2's non-cryptographic needs (packet number skipping, padding, ...).
-void rand_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) noexcept {
-  (void)gnutls_rnd(GNUTLS_RND_NONCE, dest, len);
-}
-
-ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) noexcept {
-  return self(ref->user_data)->cb_get_conn();
 }
 
 // ---- libev trampolines ----
@@ -114,28 +72,12 @@ void lingercb(struct ev_loop*, ev_timer* w, int) noexcept {
 }
 
 ngtcp2_callbacks server_callbacks() {
-  ngtcp2_callbacks cb{};
+  ngtcp2_callbacks cb = callbacks::common<QuicConnection>();
   cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
-  cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  cb.handshake_completed = handshake_completed;
-  cb.encrypt = ngtcp2_crypto_encrypt_cb;
-  cb.decrypt = ngtcp2_crypto_decrypt_cb;
-  cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-  cb.recv_stream_data = recv_stream_data;
-  cb.acked_stream_data_offset = acked_stream_data_offset;
   cb.stream_open = stream_open;
   cb.stream_close = stream_close;
-  cb.rand = rand_bytes;
-  cb.get_new_connection_id = get_new_connection_id;
   cb.remove_connection_id = remove_connection_id;
-  cb.update_key = ngtcp2_crypto_update_key_cb;
-  cb.stream_reset = stream_reset;
   cb.extend_max_stream_data = extend_max_stream_data;
-  cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-  cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-  cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-  cb.path_validation = path_validation;
   return cb;
 }
 
@@ -161,7 +103,7 @@ QuicConnection::QuicConnection(transport::EvLoop& loop, transport::ConnectionSet
       linger_(loop, lingercb, this) {
   write_ev_.set(host_.socket().fd(), EV_WRITE);
   ngtcp2_connection_close_error_default(&last_error_);
-  conn_ref_.get_conn = get_conn;
+  conn_ref_.get_conn = callbacks::get_conn<QuicConnection>;
   conn_ref_.user_data = this;
 }
 
@@ -195,7 +137,7 @@ bool QuicConnection::init(std::shared_ptr<const TlsServerContext> tls,
       // Diagnostics only: the connection works without its qlog.
       qlog()->warn("{}: cannot open qlog file {}: {}", log_id_, path, why);
     } else {
-      settings.qlog.write = qlog_write;
+      settings.qlog.write = callbacks::qlog_write<QuicConnection>;
       settings.qlog.odcid = incoming.original_dcid ? *incoming.original_dcid : hd.dcid;
     }
   }
@@ -225,10 +167,10 @@ bool QuicConnection::init(std::shared_ptr<const TlsServerContext> tls,
     params.original_dcid = hd.dcid;
   }
 
-  const ngtcp2_callbacks callbacks = server_callbacks();
+  const ngtcp2_callbacks cbs = server_callbacks();
   const ngtcp2_path path = make_path(incoming.local, incoming.remote);
-  int rv = ngtcp2_conn_server_new(&conn_, &hd.scid, &scid_, &path, hd.version, &callbacks,
-                                  &settings, &params, nullptr, this);
+  int rv = ngtcp2_conn_server_new(&conn_, &hd.scid, &scid_, &path, hd.version, &cbs, &settings,
+                                  &params, nullptr, this);
   if (rv != 0) {
     conn_ = nullptr;
     *error = std::string("ngtcp2_conn_server_new: ") + ngtcp2_strerror(rv);
