@@ -100,6 +100,16 @@ class QuicTransport : public ::testing::Test {
   }
   std::unique_ptr<QuicClient> connected() { return connected(client_options()); }
 
+  // Opens the next stream of `c` (*sid), sends `first` on it and pumps until the server's only
+  // handler has received exactly that.
+  bool open_and_deliver(QuicClient& c, const std::string& first, int64_t* sid) {
+    const auto s = c.open_stream();
+    if (!s) return false;
+    *sid = *s;
+    c.send(*s, span_of(first));
+    return pump(c, [&] { return records_.size() == 1 && records_[0].data == first; });
+  }
+
   std::string received(QuicClient& c, int64_t sid) {
     auto v = c.take(sid);
     return std::string(v.begin(), v.end());
@@ -195,9 +205,8 @@ TEST_F(QuicTransport, GsoBurstsArriveIntact) {
     o.gso = gso;
     start(o);
     auto c = connected();
-    auto sid = *c->open_stream();
-    c->send(sid, span_of("go"));
-    ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "go"; }));
+    int64_t sid = -1;
+    ASSERT_TRUE(open_and_deliver(*c, "go", &sid));
     auto big = pattern(2 * 1000 * 1000, 11);
     records_[0].stream->write_shared(std::make_shared<const std::vector<uint8_t>>(big));
     std::string got;
@@ -297,9 +306,8 @@ TEST_F(QuicTransport, ClientFinishingControlStreamClosesWithError1) {
 TEST_F(QuicTransport, ClientResettingControlStreamClosesWithError1) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("x"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "x", &sid));
   c->reset(sid, 42);
   ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
   EXPECT_EQ(c->close_info()->code, kAppControlStreamDown);
@@ -311,9 +319,8 @@ TEST_F(QuicTransport, ClientResettingControlStreamClosesWithError1) {
 TEST_F(QuicTransport, ServerCloseFlushesThenClosesWithError0) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("x"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "x", &sid));
   auto tail = pattern(100 * 1000, 1);
   records_[0].stream->write(tail);
   records_[0].stream->close();
@@ -335,9 +342,8 @@ TEST_F(QuicTransport, ServerCloseFlushesThenClosesWithError0) {
 TEST_F(QuicTransport, ServerAbortClosesAtOnce) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("x"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "x"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "x", &sid));
   records_[0].stream->abort();
   ASSERT_TRUE(pump(*c, [&] { return c->closed(); }));
   EXPECT_EQ(c->close_info()->code, kAppNoError);
@@ -619,9 +625,8 @@ TEST_F(QuicTransport, PausedReadingWithholdsCreditUntilResumed) {
   o.transport.connection_window_bytes = 64 * 1024;
   start(o);
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("a"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "a"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "a", &sid));
   records_[0].stream->set_reading(false);
   auto big = pattern(100 * 1000, 9);
   c->send(sid, big);
@@ -677,9 +682,8 @@ TEST_F(QuicTransport, RetryAlways) {
   start(o);
   auto c = connected();
   EXPECT_EQ(c->retries(), 1);
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("after retry"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "after retry"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "after retry", &sid));
 }
 
 // A NEW_TOKEN from the first connection lets the client skip the Retry next time.
@@ -837,18 +841,16 @@ TEST_F(QuicTransport, Ipv6Loopback) {
   co.host = "::1";
   co.ipv6 = true;
   auto c = connected(co);
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("v6"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "v6"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "v6", &sid));
   EXPECT_NE(records_[0].stream->describe().find("[::1]:"), std::string::npos);
 }
 
 TEST_F(QuicTransport, KeyUpdateByClient) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("before"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "before"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "before", &sid));
   // A key update needs the handshake confirmed (HANDSHAKE_DONE received).
   ASSERT_TRUE(pump(*c, [&] { return c->initiate_key_update(); }));
   c->send(sid, span_of("after"));
@@ -860,9 +862,8 @@ TEST_F(QuicTransport, KeyUpdateByClient) {
 TEST_F(QuicTransport, ClientMigrationKeepsTheConnection) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("one"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "one", &sid));
   ASSERT_TRUE(pump(*c, [&] { return c->migrate(); }));
   c->send(sid, span_of("two"));
   ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
@@ -876,9 +877,8 @@ TEST_F(QuicTransport, ClientMigrationKeepsTheConnection) {
 TEST_F(QuicTransport, ClientMigratesToANewAddressAfterPathValidation) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("one"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "one", &sid));
   ASSERT_TRUE(pump(*c, [&] { return c->migrate_to("127.0.0.2", 0, true); })) << c->error();
   EXPECT_TRUE(c->migration_pending());
   ASSERT_TRUE(pump(*c, [&] { return !c->migration_pending(); }));
@@ -895,9 +895,8 @@ TEST_F(QuicTransport, ClientMigratesToANewAddressAfterPathValidation) {
 TEST_F(QuicTransport, NatRebindingKeepsTheConnection) {
   start();
   auto c = connected();
-  auto sid = *c->open_stream();
-  c->send(sid, span_of("one"));
-  ASSERT_TRUE(pump(*c, [&] { return records_.size() == 1 && records_[0].data == "one"; }));
+  int64_t sid = -1;
+  ASSERT_TRUE(open_and_deliver(*c, "one", &sid));
   ASSERT_TRUE(c->rebind("127.0.0.3")) << c->error();
   c->send(sid, span_of("two"));
   ASSERT_TRUE(pump(*c, [&] { return records_[0].data == "onetwo"; }));
